@@ -1,0 +1,78 @@
+"""Connections to the execution engines the Ibis code runs on.
+
+DuckDB (in-process, the default) and PySpark (clusters). Both run in UTC so
+naive timestamps mean UTC everywhere, as the contract says.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Literal
+
+import ibis
+from ibis.backends import BaseBackend
+
+Engine = Literal["duckdb", "pyspark"]
+
+
+def connect(
+    engine: Engine = "duckdb",
+    *,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    spark_session: Any | None = None,
+) -> BaseBackend:
+    """Open an Ibis backend configured for reviewguard.
+
+    ``memory_limit`` (DuckDB only, e.g. "2GB") bounds memory; DuckDB spills to
+    a temporary folder beyond it. For Spark, pass your own ``spark_session``
+    (any cluster) or get a local one.
+    """
+    if engine == "duckdb":
+        con = ibis.duckdb.connect()
+        con.raw_sql("SET TimeZone='UTC'")
+        con.raw_sql(f"SET temp_directory='{tempfile.gettempdir()}/reviewguard_duckdb'")
+        if memory_limit:
+            con.raw_sql(f"SET memory_limit='{memory_limit}'")
+        if threads:
+            con.raw_sql(f"SET threads={int(threads)}")
+        return con
+    if engine == "pyspark":
+        session = spark_session or local_spark_session()
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+        return ibis.pyspark.connect(session)
+    raise ValueError(f"unknown engine {engine!r}; use 'duckdb' or 'pyspark'")
+
+
+def local_spark_session(master: str = "local[2]") -> Any:
+    """A local Spark session for development and tests (needs Java 17)."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master(master)
+        .appName("reviewguard")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "4g")
+        .getOrCreate()
+    )
+
+
+def engine_name(con: BaseBackend) -> str:
+    return str(con.name)
+
+
+def materialize(con: BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
+    """Compute ``expr`` once and keep it as a named table for later queries."""
+    if engine_name(con) == "pyspark":
+        con.create_view(name, expr, overwrite=True)
+        con.raw_sql(f"CACHE TABLE `{name}`")
+        return con.table(name)
+    # One CREATE ... AS statement: Ibis 12's create_table(temp, overwrite) emits a
+    # DROP that DuckDB 2 rejects, and inserts the rows twice.
+    sql = ibis.to_sql(expr, dialect="duckdb")
+    con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+    return con.table(name)

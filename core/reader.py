@@ -1,0 +1,498 @@
+"""Read a dataset folder under the data contract, normalise it, and check every rule.
+
+The rules run as Ibis expressions, so the same checks hold on DuckDB and on
+Spark and no table is pulled into Python memory. A bad row is never dropped
+silently: either ``open_dataset`` raises :class:`ContractError` naming the
+table, column, rule and a few rows, or (``bad_rows="quarantine"``) the rows
+are kept aside, with their original values and the rules they broke, and
+counted in the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.datatypes as dt
+from ibis.backends import BaseBackend
+
+from reviewguard.contract import CONTRACT_VERSION, TABLES, Column, Table
+from reviewguard.engine import engine_name, materialize
+from reviewguard.errors import ContractError
+
+BadRows = Literal["error", "quarantine"]
+EXAMPLES_PER_RULE = 3
+
+_TARGET_TYPES: dict[str, dt.DataType] = {
+    "str": dt.string,
+    "timestamp": dt.timestamp,
+    "int": dt.int64,
+    "float": dt.float64,
+    "bool": dt.boolean,
+}
+
+
+@dataclass
+class Violation:
+    table: str
+    column: str
+    rule: str
+    count: int
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    # A column-level problem (missing, wrong type) stops every run.
+    fatal: bool = False
+
+    def describe(self) -> str:
+        return f"{self.table}.{self.column}: {self.rule}" + (f" ({self.count:,} rows)" if self.count else "")
+
+
+@dataclass
+class TableReport:
+    name: str
+    source: str | None
+    rows: int = 0
+    valid_rows: int = 0
+    violations: list[Violation] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def bad_rows(self) -> int:
+        return self.rows - self.valid_rows
+
+
+@dataclass
+class ValidationReport:
+    root: str
+    tables: dict[str, TableReport] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)
+    contract_version: int = CONTRACT_VERSION
+
+    @property
+    def violations(self) -> list[Violation]:
+        return [v for t in self.tables.values() for v in t.violations]
+
+    @property
+    def fatal(self) -> bool:
+        return any(v.fatal for v in self.violations)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def summary(self) -> str:
+        lines = []
+        for v in self.violations:
+            lines.append(f"  - {v.describe()}")
+            for ex in v.examples:
+                lines.append(f"      e.g. {_short(ex)}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "contract_version": self.contract_version,
+            "ok": self.ok,
+            "tables": {
+                name: {
+                    "source": t.source,
+                    "rows": t.rows,
+                    "valid_rows": t.valid_rows,
+                    "extra_columns": t.extra_columns,
+                    "violations": [
+                        {
+                            "column": v.column,
+                            "rule": v.rule,
+                            "count": v.count,
+                            "fatal": v.fatal,
+                            "examples": [{k: str(x) for k, x in e.items()} for e in v.examples],
+                        }
+                        for v in t.violations
+                    ],
+                }
+                for name, t in self.tables.items()
+            },
+            "quarantined": self.quarantined,
+        }
+
+
+@dataclass
+class Dataset:
+    """Validated, normalised contract tables on one engine, plus their provenance."""
+
+    con: BaseBackend
+    tables: dict[str, ibis.Table]
+    report: ValidationReport
+    fingerprint: str
+    root: str
+    quarantine: dict[str, ibis.Table] = field(default_factory=dict)
+
+    def table(self, name: str) -> ibis.Table | None:
+        return self.tables.get(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.tables
+
+
+def _short(row: dict[str, Any], width: int = 60) -> str:
+    parts = []
+    for k, v in row.items():
+        s = repr(v) if not isinstance(v, str) else v
+        parts.append(f"{k}={s[:width]}")
+    return ", ".join(parts)
+
+
+# ---------------------------------------------------------------- locating
+
+
+def locate_table(root: Path, name: str) -> tuple[str, str] | None:
+    """Find a table's source: (layout, path). Two layouts for one table is an error."""
+    candidates = []
+    if (root / f"{name}.parquet").is_file():
+        candidates.append(("parquet", str(root / f"{name}.parquet")))
+    if (root / name).is_dir():
+        candidates.append(("parquet_dir", str(root / name)))
+    if (root / f"{name}.csv").is_file():
+        candidates.append(("csv", str(root / f"{name}.csv")))
+    if len(candidates) > 1:
+        raise ContractError(
+            f"table {name}: found {len(candidates)} layouts ({', '.join(p for _, p in candidates)}); "
+            "keep exactly one of <table>.parquet, <table>/ or <table>.csv"
+        )
+    return candidates[0] if candidates else None
+
+
+def _read_raw(con: BaseBackend, layout: str, path: str, table: str) -> ibis.Table:
+    is_spark = engine_name(con) == "pyspark"
+    try:
+        if layout == "csv":
+            if is_spark:
+                return con.read_csv(path, header=True, inferSchema=False, multiLine=True, escape='"')
+            return con.read_csv(path, all_varchar=True, header=True, encoding="utf-8")
+        if layout == "parquet_dir":
+            files = sorted(str(p) for p in Path(path).rglob("*.parquet"))
+            if not files:
+                raise ContractError(f"table {table}: folder {path} holds no .parquet files")
+            if is_spark:
+                return con.read_parquet(path)
+            return con.read_parquet(files, union_by_name=True)
+        return con.read_parquet(path)
+    except ContractError:
+        raise
+    except Exception as exc:  # the engine's own parse error, reworded for the user
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ContractError(f"table {table}: cannot read {path} ({layout}): {first}") from exc
+
+
+# ------------------------------------------------------------- normalising
+
+
+def _parse(col: ibis.Value, spec: Column) -> ibis.Value | None:
+    """Expression converting a raw column to the contract type; None when impossible."""
+    src = col.type()
+    target = spec.dtype
+    if target == "str":
+        if src.is_string():
+            return col
+        if src.is_integer():
+            return col.cast(dt.string)
+        return None
+    if target == "timestamp":
+        if src.is_timestamp():
+            # Aware timestamps become naive UTC (sessions run in UTC).
+            return col.cast(dt.timestamp) if src.timezone is not None else col
+        if src.is_date():
+            return col.cast(dt.timestamp)
+        if src.is_string():
+            return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.timestamp)
+        return None
+    if target == "int":
+        if src.is_integer():
+            return col.cast(dt.int64)
+        if src.is_floating() or src.is_decimal():
+            # 3.0 is 3; 3.5 is not an integer and fails below as unparseable.
+            return ibis.ifelse(col == col.round(0), col.cast(dt.int64), ibis.null(dt.int64))
+        if src.is_string():
+            as_float = col.try_cast(dt.float64)
+            return ibis.ifelse(as_float == as_float.round(0), as_float.cast(dt.int64), ibis.null(dt.int64))
+        return None
+    if target == "float":
+        if src.is_numeric():
+            return col.cast(dt.float64)
+        if src.is_string():
+            parsed = col.try_cast(dt.float64)
+            # NaN and infinities are not amounts.
+            return ibis.ifelse(parsed.isnan() | parsed.isinf(), ibis.null(dt.float64), parsed)
+        return None
+    if target == "bool":
+        if src.is_boolean():
+            return col
+        if src.is_string():
+            low = col.lower().strip()
+            return (
+                ibis.cases(
+                    (low.isin(["true", "t", "1", "yes"]), True),
+                    (low.isin(["false", "f", "0", "no"]), False),
+                    else_=ibis.null(dt.boolean),
+                )
+            )
+        if src.is_integer():
+            return ibis.cases((col == 1, True), (col == 0, False), else_=ibis.null(dt.boolean))
+        return None
+    raise AssertionError(target)
+
+
+def _row_rules(raw: ibis.Table, spec: Table, allowed_override: dict[str, tuple[str, ...]]) -> tuple[
+    dict[str, ibis.Value], dict[tuple[str, str], ibis.Value], list[Violation]
+]:
+    """Normalised columns, per-row rule flags keyed (column, rule), and fatal column problems."""
+    normalised: dict[str, ibis.Value] = {}
+    flags: dict[tuple[str, str], ibis.Value] = {}
+    fatal: list[Violation] = []
+    for c in spec.columns:
+        if c.name not in raw.columns:
+            if c.nullable:
+                # An absent nullable column is "not recorded": all nulls, stated in the report.
+                normalised[c.name] = ibis.null(_TARGET_TYPES[c.dtype])
+                continue
+            fatal.append(Violation(spec.name, c.name, "required column is missing", 0, fatal=True))
+            continue
+        col = raw[c.name]
+        parsed = _parse(col, c)
+        if parsed is None:
+            fatal.append(
+                Violation(
+                    spec.name,
+                    c.name,
+                    f"wrong type: {col.type()} cannot be read as {c.dtype}",
+                    0,
+                    fatal=True,
+                )
+            )
+            continue
+        if c.name == "text" and not c.nullable:
+            # CSV cannot tell an empty text from a missing one; the contract allows empty text.
+            parsed = parsed.fill_null("")
+        normalised[c.name] = parsed
+        if not (c.name == "text" and not c.nullable):
+            if col.type().is_string() and c.dtype != "str":
+                flags[(c.name, f"unparseable {c.dtype}")] = col.notnull() & parsed.isnull()
+            elif c.dtype in ("int", "bool") and not col.type().is_string():
+                flags[(c.name, f"not a valid {c.dtype}")] = col.notnull() & parsed.isnull()
+            if not c.nullable:
+                flags[(c.name, "must not be null")] = col.isnull()
+        if c.dtype == "str" and col.type().is_string():
+            pass
+        if c.min_value is not None:
+            flags[(c.name, f"must be >= {c.min_value:g}")] = (parsed < c.min_value).fill_null(False)
+        if c.max_value is not None:
+            flags[(c.name, f"must be <= {c.max_value:g}")] = (parsed > c.max_value).fill_null(False)
+        allowed = allowed_override.get(f"{spec.name}.{c.name}", c.allowed)
+        if allowed is not None:
+            flags[(c.name, f"must be one of {', '.join(allowed)}")] = (~parsed.isin(list(allowed))).fill_null(
+                False
+            )
+    return normalised, flags, fatal
+
+
+# ---------------------------------------------------------------- checking
+
+
+def _check_table(
+    con: BaseBackend,
+    spec: Table,
+    raw: ibis.Table,
+    source: str,
+    valid_accounts: ibis.Table | None,
+    allowed_override: dict[str, tuple[str, ...]],
+) -> tuple[TableReport, ibis.Table | None, ibis.Table | None]:
+    report = TableReport(spec.name, source)
+    known = set(spec.column_names)
+    report.extra_columns = [c for c in raw.columns if c not in known]
+    normalised, flags, fatal = _row_rules(raw, spec, allowed_override)
+    if fatal:
+        report.rows = int(raw.count().execute())
+        report.violations.extend(fatal)
+        return report, None, None
+
+    raw_cols = [c for c in spec.column_names if c in raw.columns]
+    flag_names = {key: f"__rule_{i}" for i, key in enumerate(flags)}
+    staged_expr = raw.select(
+        *[raw[c].name(f"__raw_{c}") for c in raw_cols],
+        **{f"__n_{k}": v for k, v in normalised.items()},
+        **{flag_names[key]: v for key, v in flags.items()},
+    )
+    staged = materialize(con, f"_rg_staged_{spec.name}", staged_expr)
+
+    extra_flags: dict[tuple[str, str], ibis.Value] = {}
+    for c in spec.columns:
+        if c.unique:
+            ncol = staged[f"__n_{c.name}"]
+            dup = staged.group_by(ncol.name("__k")).aggregate(__n=staged.count()).filter(lambda t: t.__n > 1)
+            extra_flags[(c.name, "duplicate value (must be unique)")] = ncol.isin(dup.__k).fill_null(False)
+        if c.references and valid_accounts is not None:
+            ncol = staged[f"__n_{c.name}"]
+            extra_flags[(c.name, "unknown account (not in accounts)")] = (
+                ncol.notnull() & ~ncol.isin(valid_accounts.account_id)
+            ).fill_null(False)
+        elif c.references and valid_accounts is None:
+            extra_flags[(c.name, "unknown account (accounts table unusable)")] = ibis.literal(True)
+    if extra_flags:
+        for i, (key, v) in enumerate(extra_flags.items(), start=len(flag_names)):
+            flag_names[key] = f"__rule_{i}"
+        staged = materialize(
+            con,
+            f"_rg_staged_{spec.name}",
+            staged.mutate(**{flag_names[key]: v for key, v in extra_flags.items()}),
+        )
+
+    names = list(flag_names.values())
+    any_bad = ibis.literal(False)
+    for n in names:
+        any_bad = any_bad | staged[n]
+    aggs: dict[str, ibis.Value] = {"__rows": staged.count(), "__bad": any_bad.sum()}
+    aggs.update({n: staged[n].sum() for n in names})
+    counts = staged.aggregate(**aggs).execute().iloc[0]
+    report.rows = int(counts["__rows"])
+    report.valid_rows = report.rows - int(counts["__bad"] or 0)
+
+    order = [staged[f"__raw_{c}"] for c in raw_cols[:2]]
+    for key, n in flag_names.items():
+        k = int(counts[n] or 0)
+        if k == 0:
+            continue
+        sample = (
+            staged.filter(staged[n])
+            .select(*[staged[f"__raw_{c}"].name(c) for c in raw_cols])
+            .order_by(order)
+            .limit(EXAMPLES_PER_RULE)
+            .execute()
+        )
+        examples = [{c: v for c, v in row.items() if v is not None and str(v) not in ("nan", "NaT", "None")}
+                    for row in sample.to_dict("records")]
+        report.violations.append(Violation(spec.name, key[0], key[1], k, examples))
+
+    clean = staged.filter(~any_bad).select(*[staged[f"__n_{c}"].name(c) for c in spec.column_names])
+    clean = materialize(con, spec.name, clean)
+    bad: ibis.Table | None = None
+    if report.bad_rows:
+        rules_text = ibis.literal("")
+        for key, n in flag_names.items():
+            rules_text = rules_text.concat(
+                ibis.ifelse(staged[n], ibis.literal(f"{key[0]}: {key[1]}; "), ibis.literal(""))
+            )
+        bad = staged.filter(any_bad).select(
+            *[staged[f"__raw_{c}"].name(c) for c in raw_cols], _violations=rules_text.re_replace(r";\s*$", "")
+        )
+    return report, clean, bad
+
+
+def fingerprint_files(root: Path) -> str:
+    """SHA-256 over every contract table file's relative path and bytes (stable order)."""
+    h = hashlib.sha256()
+    h.update(f"contract-v{CONTRACT_VERSION}".encode())
+    for name in TABLES:
+        for p in _table_files(root, name):
+            h.update(str(p.relative_to(root)).encode())
+            with open(p, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()
+
+
+def _table_files(root: Path, name: str) -> list[Path]:
+    files = [root / f"{name}.parquet", root / f"{name}.csv"]
+    out = [p for p in files if p.is_file()]
+    if (root / name).is_dir():
+        out.extend(sorted((root / name).rglob("*.parquet")))
+    return out
+
+
+def open_dataset(
+    con: BaseBackend,
+    root: str | Path,
+    *,
+    bad_rows: BadRows = "error",
+    tables: tuple[str, ...] | None = None,
+    risks: tuple[str, ...] | None = None,
+) -> Dataset:
+    """Read, normalise and validate the dataset folder ``root`` on ``con``.
+
+    Column-level problems (missing required column, unconvertible type, a
+    missing accounts table) always raise. Row-level problems raise unless
+    ``bad_rows="quarantine"``, which keeps them in ``Dataset.quarantine``.
+    ``risks`` widens the accepted values of ``labels.risk`` for new risks.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ContractError(f"dataset folder {root} does not exist")
+    wanted = tables or tuple(TABLES)
+    allowed_override: dict[str, tuple[str, ...]] = {}
+    if risks is not None:
+        allowed_override["labels.risk"] = tuple(risks)
+    report = ValidationReport(str(root))
+    clean: dict[str, ibis.Table] = {}
+    quarantine: dict[str, ibis.Table] = {}
+    valid_accounts: ibis.Table | None = None
+    for name in ("accounts", *[t for t in TABLES if t != "accounts"]):
+        if name not in wanted and name != "accounts":
+            continue
+        spec = TABLES[name]
+        found = locate_table(root, name)
+        if found is None:
+            if spec.required:
+                report.tables[name] = TableReport(name, None)
+                report.tables[name].violations.append(
+                    Violation(name, "*", "required table is missing", 0, fatal=True)
+                )
+            continue
+        layout, path = found
+        raw = _read_raw(con, layout, path, name)
+        table_report, table_clean, table_bad = _check_table(
+            con, spec, raw, path, valid_accounts, allowed_override
+        )
+        report.tables[name] = table_report
+        if table_clean is not None:
+            clean[name] = table_clean
+            if name == "accounts":
+                valid_accounts = table_clean
+        if table_bad is not None:
+            quarantine[name] = table_bad
+            report.quarantined[name] = table_report.bad_rows
+
+    if report.fatal:
+        raise ContractError(_error_text(report, fatal_only=True), report)
+    if report.violations and bad_rows == "error":
+        raise ContractError(_error_text(report, fatal_only=False), report)
+    return Dataset(con, clean, report, fingerprint_files(root), str(root), quarantine)
+
+
+def _error_text(report: ValidationReport, *, fatal_only: bool) -> str:
+    shown = [v for v in report.violations if v.fatal or not fatal_only]
+    head = f"dataset {report.root} breaks the data contract (version {report.contract_version}):"
+    lines = [head]
+    for v in shown:
+        lines.append(f"  - table {v.table}, column {v.column}: {v.rule}" + (f" ({v.count:,} rows)" if v.count else ""))
+        for ex in v.examples:
+            lines.append(f"      e.g. {_short(ex)}")
+    if not fatal_only:
+        lines.append("Fix the rows, or rerun with --quarantine DIR to set them aside and count them.")
+    return "\n".join(lines)
+
+
+def write_quarantine(ds: Dataset, folder: str | Path) -> dict[str, int]:
+    """Write each table's set-aside rows (original values and broken rules) to ``folder``."""
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, int] = {}
+    for name, bad in ds.quarantine.items():
+        table = bad.to_pyarrow()
+        tmp = folder / f".{name}.parquet.tmp"
+        pq.write_table(table, tmp)
+        tmp.replace(folder / f"{name}.parquet")
+        written[name] = table.num_rows
+    return written

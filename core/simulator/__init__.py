@@ -1,0 +1,101 @@
+"""The platform simulator: the project's embedded, realistic data source.
+
+``simulate`` writes every contract table plus ``labels`` (and the ground
+truth of who is who, ``_truth/populations.parquet``, outside the contract) to
+a folder, chunk by chunk, deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from reviewguard.contract import TABLES
+from reviewguard.errors import ReviewguardError
+from reviewguard.simulator.config import PopulationShares, SimConfig
+from reviewguard.simulator.generate import COLUMN_SPECS, POPULATIONS, generate
+
+__all__ = ["POPULATIONS", "PopulationShares", "SimConfig", "simulate"]
+
+TRUTH_FILE = "_truth/populations.parquet"
+
+
+def simulate(
+    cfg: SimConfig,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Write a simulated platform to ``out``; returns row counts per table.
+
+    Files are built in a temporary folder beside ``out`` and moved into place
+    only when complete, so an interrupted run never leaves a half dataset.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ReviewguardError(f"{out} exists and is not empty; pass --overwrite to replace it")
+    if cfg.accounts < 1 or cfg.days < 14:
+        raise ReviewguardError("simulate needs at least 1 account and 14 days")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        counts = _write(cfg, work, progress)
+        if out.exists():
+            shutil.rmtree(out)
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return counts
+
+
+def _write(cfg: SimConfig, work: Path, progress: Callable[[int, int], None] | None) -> dict[str, int]:
+    writers: dict[str, pq.ParquetWriter] = {}
+    counts = {name: 0 for name in COLUMN_SPECS}
+    try:
+        for done, tables in generate(cfg):
+            for name in COLUMN_SPECS:
+                table = tables.arrow(name)
+                if table is None:
+                    continue
+                if name not in writers:
+                    path = work / (TRUTH_FILE if name == "_truth" else f"{name}.parquet")
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    writers[name] = pq.ParquetWriter(path, table.schema, compression="zstd")
+                writers[name].write_table(table.cast(writers[name].schema), row_group_size=1_000_000)
+                counts[name] += table.num_rows
+            if progress:
+                progress(done, cfg.accounts)
+    finally:
+        for w in writers.values():
+            w.close()
+    # Every contract table exists, possibly empty, so a small run still has each one.
+    for name in TABLES:
+        if name not in writers and name != "accounts":
+            _empty(work / f"{name}.parquet", name)
+    (work / "_truth" / "simulation.json").parent.mkdir(exist_ok=True)
+    (work / "_truth" / "simulation.json").write_text(
+        json.dumps({"config": cfg.to_dict(), "rows": counts}, indent=2, sort_keys=True)
+    )
+    return counts
+
+
+def _empty(path: Path, name: str) -> None:
+    import numpy as np
+
+    from reviewguard.simulator.generate import _to_arrow
+
+    specs = COLUMN_SPECS[name]
+    empty = {
+        col: _to_arrow(spec, np.zeros(0, dtype=object if spec == "str" else np.int64))
+        for col, spec in specs.items()
+    }
+    import pyarrow as pa
+
+    pq.write_table(pa.table(empty), path, compression="zstd")

@@ -1,0 +1,663 @@
+"""A platform of accounts, merchants and content, with ordinary and abusive populations.
+
+Generation is chunked: accounts are produced ``chunk_accounts`` at a time,
+each chunk from its own seed derived from the run seed, and written before
+the next starts, so memory stays bounded at any size and a seed always gives
+byte-identical files. Crews and bot groups form inside a chunk; merchants and
+content are global.
+
+Times are integer milliseconds since the epoch (UTC) until written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from reviewguard.simulator import texts
+from reviewguard.simulator.config import SimConfig
+
+DAY = 86_400_000
+HOUR = 3_600_000
+MIN = 60_000
+SEC = 1_000
+
+POPULATIONS = (
+    "ordinary",
+    "unhappy_customer",
+    "extortion_crew",
+    "power_liker",
+    "automated_liker",
+    "automated_liker_evasive",
+)
+
+# Hour-of-day (UTC) activity of people in China (UTC+8): awake roughly 07-24 local.
+_LOCAL_WAKING = np.array(
+    [3, 1.5, 0.8, 0.5, 0.4, 0.5, 1, 2.5, 4, 5, 5.5, 6, 7, 6, 5.5, 5.5, 5.5, 6, 7, 8, 9, 9.5, 8, 5.5]
+)
+HUMAN_HOUR_UTC = np.roll(_LOCAL_WAKING, -8) / np.roll(_LOCAL_WAKING, -8).sum()
+
+
+def ids(prefix: str, idx: np.ndarray, width: int) -> pa.Array:
+    """Dictionary-encoded string ids ("a00000042") for integer indices, built cheaply."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if idx.size == 0:
+        return pa.array([], type=pa.string())
+    uniq, inverse = np.unique(idx, return_inverse=True)
+    labels = np.char.add(prefix, np.char.zfill(uniq.astype(str), width))
+    return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32)), pa.array(labels.tolist()))
+
+
+def nullable_ids(prefix: str, idx: np.ndarray, width: int) -> pa.Array:
+    idx = np.asarray(idx, dtype=np.int64)
+    mask = idx < 0
+    if not mask.any():
+        return ids(prefix, idx, width)
+    arr = ids(prefix, np.where(mask, 0, idx), width)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(arr.indices), mask=mask), arr.dictionary
+    )
+
+
+def ts(ms: np.ndarray) -> pa.Array:
+    ms = np.asarray(ms, dtype=np.int64)
+    return pa.array(ms, type=pa.timestamp("ms", tz="UTC"))
+
+
+def nullable_ts(ms: np.ndarray) -> pa.Array:
+    ms = np.asarray(ms, dtype=np.int64)
+    return pa.array(ms, type=pa.timestamp("ms", tz="UTC"), mask=ms < 0)
+
+
+def session_times(starts: np.ndarray, sizes: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """Times of events in sessions: each session begins at its start, then adds its gaps."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    total = int(sizes.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    gaps = np.asarray(gaps[:total], dtype=np.int64).copy()
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    first = first[sizes > 0]
+    gaps[first] = 0
+    csum = np.cumsum(gaps)
+    base = np.repeat(csum[first], sizes[sizes > 0])
+    return np.repeat(np.asarray(starts, dtype=np.int64)[sizes > 0], sizes[sizes > 0]) + csum - base
+
+
+@dataclass
+class World:
+    """What every chunk shares: merchants, content, the period."""
+
+    cfg: SimConfig
+    start_ms: int
+    n_merchants: int
+    merchant_weight: np.ndarray
+    merchant_price: np.ndarray
+    small_merchants: np.ndarray
+    n_content: int
+    content_author: np.ndarray
+    content_cdf: np.ndarray
+
+    @classmethod
+    def build(cls, cfg: SimConfig) -> World:
+        rng = np.random.default_rng([cfg.seed, 0])
+        n_merchants = max(30, cfg.accounts // cfg.accounts_per_merchant)
+        size = rng.lognormal(0.0, cfg.merchant_size_sigma, n_merchants)
+        weight = size / size.sum()
+        price = np.clip(rng.lognormal(np.log(70), 0.7, n_merchants), 8, 3000)
+        small = np.flatnonzero(size <= np.quantile(size, 0.4))
+        n_content = max(500, cfg.accounts // cfg.accounts_per_content)
+        # A tenth of accounts write content; the same writers write several items.
+        writers = rng.choice(cfg.accounts, size=max(50, cfg.accounts // 10), replace=False)
+        author = rng.choice(writers, size=n_content)
+        pop = 1.0 / np.arange(1, n_content + 1) ** cfg.content_zipf
+        rng.shuffle(pop)
+        return cls(
+            cfg,
+            int(cfg.start.timestamp() * 1000),
+            n_merchants,
+            weight,
+            price,
+            small,
+            n_content,
+            author,
+            np.cumsum(pop) / pop.sum(),
+        )
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.cfg.days * DAY
+
+    def popular_content(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.minimum(np.searchsorted(self.content_cdf, rng.random(n)), self.n_content - 1)
+
+    def human_time_of_day(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        hours = rng.choice(24, size=n, p=HUMAN_HOUR_UTC)
+        return hours * HOUR + rng.integers(0, HOUR, n)
+
+
+# How each raw column becomes Arrow: ("id", prefix, width) for integer ids
+# (negative = null), "ts" for ms timestamps (negative = null), or a type.
+COLUMN_SPECS: dict[str, dict[str, Any]] = {
+    "accounts": {"account_id": ("id", "a", 8), "created_at": "ts", "level": "int?", "phone_verified": "bool?"},
+    "orders": {
+        "order_id": ("id", "o", 9), "account_id": ("id", "a", 8), "merchant_id": ("id", "m", 6),
+        "item_id": ("id", "i", 8), "amount": "float", "ordered_at": "ts", "delivered_at": "ts",
+        "refunded_at": "ts", "device_id": ("id", "d", 8), "address_id": ("id", "h", 8),
+    },
+    "reviews": {
+        "review_id": ("id", "r", 9), "account_id": ("id", "a", 8), "merchant_id": ("id", "m", 6),
+        "order_id": ("id", "o", 9), "rating": "int", "text": "str", "created_at": "ts", "edited_at": "ts",
+        "edited_rating": "int?", "deleted_at": "ts", "device_id": ("id", "d", 8),
+    },
+    "messages": {
+        "message_id": ("id", "g", 9), "account_id": ("id", "a", 8), "merchant_id": ("id", "m", 6),
+        "sender": "str", "text": "str", "sent_at": "ts",
+    },
+    "transfers": {
+        "transfer_id": ("id", "t", 9), "merchant_id": ("id", "m", 6), "account_id": ("id", "a", 8),
+        "amount": "float", "kind": "str", "paid_at": "ts",
+    },
+    "reports": {
+        "report_id": ("id", "p", 9), "merchant_id": ("id", "m", 6), "account_id": ("id", "a", 8),
+        "review_id": ("id", "r", 9), "reason": "str", "reported_at": "ts",
+    },
+    "likes": {
+        "account_id": ("id", "a", 8), "content_id": ("id", "c", 7), "author_id": ("id", "a", 8),
+        "liked_at": "ts", "dwell_ms": "int?", "device_id": ("id", "d", 8),
+    },
+    "labels": {
+        "account_id": ("id", "a", 8), "risk": "str", "label": "int", "decided_at": "ts", "source": "str",
+    },
+    "_truth": {"account_id": ("id", "a", 8), "population": "str", "group_id": "int?"},
+}
+
+
+def _to_arrow(spec: Any, values: np.ndarray) -> pa.Array:
+    if isinstance(spec, tuple):
+        return nullable_ids(spec[1], values, spec[2])
+    if spec == "ts":
+        return nullable_ts(values)
+    if spec == "float":
+        return pa.array(values.astype(np.float64))
+    if spec == "int":
+        return pa.array(values.astype(np.int64))
+    if spec == "int?":
+        v = values.astype(np.int64)
+        return pa.array(v, mask=v < 0)
+    if spec == "bool?":
+        v = values.astype(np.int8)
+        return pa.array(v == 1, mask=v < 0)
+    if spec == "str":
+        return pa.array(list(values), type=pa.string())
+    raise AssertionError(spec)
+
+
+@dataclass
+class Tables:
+    """Raw columns of every table for one chunk, turned into Arrow once at the end."""
+
+    cols: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
+
+    def add(self, table: str, **columns: Any) -> None:
+        t = self.cols.setdefault(table, {})
+        for k, v in columns.items():
+            arr = np.asarray(v, dtype=object if isinstance(v, (list, tuple)) and v and isinstance(v[0], str)
+                             else None)
+            t.setdefault(k, []).append(np.atleast_1d(arr))
+
+    def arrow(self, table: str) -> pa.Table | None:
+        if table not in self.cols:
+            return None
+        specs = COLUMN_SPECS[table]
+        return pa.table({name: _to_arrow(spec, np.concatenate(self.cols[table][name]))
+                         for name, spec in specs.items()})
+
+
+def _fill(value: Any, n: int) -> np.ndarray:
+    """A scalar for every row, or the given per-row values."""
+    return np.asarray(value, dtype=np.int64) if np.ndim(value) else np.full(n, value, dtype=np.int64)
+
+
+# --------------------------------------------------------------------- chunk
+
+
+class Chunk:
+    """Generates one chunk of accounts and everything they do.
+
+    Account positions inside the chunk (0..n-1) are used throughout; they
+    become global ids only when columns are added.
+    """
+
+    def __init__(self, world: World, chunk_index: int, first: int, n: int, counters: dict[str, int]):
+        self.w = world
+        self.cfg = world.cfg
+        self.days = world.cfg.days
+        self.rng = np.random.default_rng([self.cfg.seed, 1, chunk_index])
+        self.n = n
+        self.idx = np.arange(first, first + n, dtype=np.int64)
+        self.counters = counters
+        self.out = Tables()
+        self.devices = self.idx * 2  # one device each until groups share
+        self.addresses = self.idx.copy()
+        self.group = np.full(n, -1, dtype=np.int64)
+        self.pop = np.zeros(n, dtype=np.int8)
+        self.created = np.zeros(n, dtype=np.int64)
+        self.crews: list[np.ndarray] = []
+        self.bot_groups: list[tuple[np.ndarray, bool, int]] = []
+        self.labels: list[tuple[int, str, int, int, str]] = []
+
+    def next_ids(self, kind: str, k: int) -> np.ndarray:
+        start = self.counters.get(kind, 0)
+        self.counters[kind] = start + k
+        return np.arange(start, start + k, dtype=np.int64)
+
+    def _pick(self, choices: tuple[str, ...], n: int) -> list[str]:
+        return [choices[i] for i in self.rng.integers(0, len(choices), n)]
+
+    def _one(self, choices: tuple[str, ...]) -> str:
+        return choices[int(self.rng.integers(0, len(choices)))]
+
+    # ---------------------------------------------------------- populations
+
+    def assign_populations(self) -> None:
+        s, rng = self.cfg.shares, self.rng
+        probs = np.array([
+            1 - s.unhappy_customer - s.extortion_crew - s.power_liker - s.automated_liker,
+            s.unhappy_customer, s.extortion_crew, s.power_liker, s.automated_liker,
+        ])
+        self.pop = rng.choice(5, size=self.n, p=probs).astype(np.int8)
+
+    def form_groups(self) -> None:
+        """Crews share devices or addresses; bot groups share a device farm."""
+        rng, cfg = self.rng, self.cfg
+        members = list(np.flatnonzero(self.pop == 2))
+        while members:
+            size = min(len(members), int(rng.choice([1, 2, 3, 4], p=[0.3, 0.3, 0.25, 0.15])))
+            crew = np.array(members[:size])
+            members = members[size:]
+            self.group[crew] = self.next_ids("group", 1)[0]
+            if size > 1 and rng.random() < 0.7:
+                self.devices[crew[1:]] = self.devices[crew[0]]
+            if size > 1 and rng.random() < 0.5:
+                self.addresses[crew] = self.addresses[crew[0]]
+            self.crews.append(crew)
+        bots = list(np.flatnonzero(self.pop == 4))
+        while bots:
+            size = min(len(bots), int(rng.integers(2, 13)))
+            group = np.array(bots[:size])
+            bots = bots[size:]
+            self.group[group] = self.next_ids("group", 1)[0]
+            farm = self.devices[group[: max(1, size // 4)]]
+            self.devices[group] = rng.choice(farm, size=size)
+            onset = int(rng.integers(0, max(1, self.days - 10)))
+            frac = onset / max(1, self.days)
+            evasive = bool(rng.random() < cfg.evasive_share_start
+                           + (cfg.evasive_share_end - cfg.evasive_share_start) * frac)
+            if evasive:
+                self.pop[group] = 5
+            self.bot_groups.append((group, evasive, onset))
+
+    def accounts(self) -> None:
+        rng, n = self.rng, self.n
+        age_days = rng.gamma(1.5, 300, n) + 1
+        abusive = np.isin(self.pop, [2, 4, 5])
+        # Abusive accounts are mostly young, but some are bought old accounts.
+        young = abusive & (rng.random(n) < 0.8)
+        age_days[young] = rng.uniform(3, 150, int(young.sum()))
+        self.created = self.w.start_ms - (age_days * DAY).astype(np.int64) + rng.integers(0, HOUR, n)
+        level = np.clip(np.round(np.log1p(age_days / 60) * 1.6 + rng.normal(0, 1, n)), 0, 8).astype(np.int64)
+        power = self.pop == 3
+        level[power] = rng.choice([5, 6, 7, 8], size=int(power.sum()), p=[0.2, 0.3, 0.3, 0.2])
+        bought_high = np.isin(self.pop, [4, 5]) & (rng.random(n) < 0.1)
+        level[bought_high] = rng.choice([6, 7, 8], size=int(bought_high.sum()))
+        level[rng.random(n) < 0.01] = -1
+        verified = (rng.random(n) < np.where(abusive, 0.45, 0.92)).astype(np.int8)
+        verified[rng.random(n) < 0.02] = -1
+        self.out.add("accounts", account_id=self.idx, created_at=self.created, level=level,
+                     phone_verified=verified)
+
+    # -------------------------------------------------------------- writers
+
+    def order(self, acct: np.ndarray, merchant: np.ndarray, amount: np.ndarray, ordered: np.ndarray,
+              delivered: np.ndarray, refunded: np.ndarray) -> np.ndarray:
+        acct = np.atleast_1d(acct)
+        n = acct.size
+        oid = self.next_ids("order", n)
+        merchant = np.atleast_1d(merchant)
+        item = np.where(self.rng.random(n) < 0.02, -1, merchant * 100 + self.rng.integers(0, 40, n))
+        self.out.add("orders", order_id=oid, account_id=self.idx[acct], merchant_id=merchant, item_id=item,
+                     amount=amount, ordered_at=ordered, delivered_at=delivered, refunded_at=refunded,
+                     device_id=self.devices[acct], address_id=self.addresses[acct])
+        return oid
+
+    def review(self, acct: np.ndarray, merchant: np.ndarray, order_id: np.ndarray, rating: np.ndarray,
+               created: np.ndarray, edited: Any = -1, edited_rating: Any = -1, deleted: Any = -1) -> np.ndarray:
+        acct = np.atleast_1d(acct)
+        n = acct.size
+        rating = np.atleast_1d(np.asarray(rating, dtype=np.int64))
+        neg, neu, pos = (self._pick(t, n) for t in (texts.NEGATIVE_REVIEWS, texts.NEUTRAL_REVIEWS,
+                                                      texts.POSITIVE_REVIEWS))
+        text = [neg[i] if r <= 2 else neu[i] if r == 3 else pos[i] for i, r in enumerate(rating)]
+        rid = self.next_ids("review", n)
+        self.out.add("reviews", review_id=rid, account_id=self.idx[acct], merchant_id=merchant,
+                     order_id=order_id, rating=rating, text=np.asarray(text, dtype=object), created_at=created,
+                     edited_at=_fill(edited, n), edited_rating=_fill(edited_rating, n),
+                     deleted_at=_fill(deleted, n), device_id=self.devices[acct])
+        return rid
+
+    def message(self, acct: Any, merchant: Any, sender: str, text: list[str], sent: Any) -> None:
+        acct = np.atleast_1d(acct)
+        n = acct.size
+        self.out.add("messages", message_id=self.next_ids("message", n), account_id=self.idx[acct],
+                     merchant_id=merchant, sender=np.asarray([sender] * n, dtype=object),
+                     text=np.asarray(text, dtype=object), sent_at=sent)
+
+    def transfer(self, merchant: int, acct: int, amount: float, kind: str, paid: int) -> None:
+        self.out.add("transfers", transfer_id=self.next_ids("transfer", 1), merchant_id=merchant,
+                     account_id=self.idx[acct], amount=float(amount),
+                     kind=np.asarray([kind], dtype=object), paid_at=paid)
+
+    def report(self, merchant: int, acct: int, review_id: int, reason: str, when: int) -> None:
+        self.out.add("reports", report_id=self.next_ids("report", 1), merchant_id=merchant,
+                     account_id=self.idx[acct], review_id=review_id,
+                     reason=np.asarray([reason], dtype=object), reported_at=when)
+
+    # ---------------------------------------------------------------- orders
+
+    def ordinary_orders(self) -> None:
+        """Purchases, reviews and a few questions for every account (camouflage included)."""
+        rng, w = self.rng, self.w
+        rate = self.cfg.orders_per_account_90d * self.days / 90 * rng.lognormal(0, 0.8, self.n)
+        buyer = np.repeat(np.arange(self.n), rng.poisson(rate))
+        m = buyer.size
+        merchant = rng.choice(w.n_merchants, size=m, p=w.merchant_weight)
+        amount = np.round(w.merchant_price[merchant] * rng.lognormal(0, 0.4, m), 2)
+        ordered = w.start_ms + rng.integers(0, self.days, m) * DAY + w.human_time_of_day(rng, m)
+        delivered = ordered + rng.integers(DAY // 2, 5 * DAY, m)
+        delivered[rng.random(m) < 0.04] = -1
+        refunded = np.where((rng.random(m) < 0.03) & (delivered > 0), delivered + rng.integers(DAY, 6 * DAY, m), -1)
+        oid = self.order(buyer, merchant, amount, ordered, delivered, refunded)
+
+        r = np.flatnonzero((rng.random(m) < self.cfg.review_rate) & (delivered > 0))
+        rating = rng.choice([1, 2, 3, 4, 5], size=r.size, p=[0.03, 0.03, 0.1, 0.3, 0.54])
+        self.review(buyer[r], merchant[r], oid[r], rating, delivered[r] + rng.integers(HOUR, 10 * DAY, r.size),
+                    edited=np.full(r.size, -1), edited_rating=np.full(r.size, -1), deleted=np.full(r.size, -1))
+
+        a = np.flatnonzero(rng.random(self.n) < 0.1)
+        q_merchant = rng.choice(w.n_merchants, size=a.size, p=w.merchant_weight)
+        q_time = w.start_ms + rng.integers(0, self.days, a.size) * DAY + w.human_time_of_day(rng, a.size)
+        self.message(a, q_merchant, "account", self._pick(texts.QUESTIONS, a.size), q_time)
+        self.message(a, q_merchant, "merchant", self._pick(texts.MERCHANT_ANSWERS, a.size),
+                     q_time + rng.integers(MIN, 6 * HOUR, a.size))
+
+    # ------------------------------------------------------ unhappy customers
+
+    def unhappy_customers(self) -> None:
+        """Real problems: negative review, complaint, refund, sometimes an upward edit."""
+        rng, w = self.rng, self.w
+        for a in np.flatnonzero(self.pop == 1):
+            for _ in range(int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))):
+                merchant = int(rng.choice(w.n_merchants, p=w.merchant_weight))
+                amount = round(float(w.merchant_price[merchant] * rng.lognormal(0, 0.4)), 2)
+                ordered = w.start_ms + int(rng.integers(0, self.days - 7)) * DAY + int(w.human_time_of_day(rng, 1)[0])
+                delivered = ordered + int(rng.integers(DAY // 2, 6 * DAY))
+                refunded = delivered + int(rng.integers(DAY, 5 * DAY)) if rng.random() < 0.6 else -1
+                oid = self.order(a, merchant, amount, ordered, delivered, refunded)
+                review_at = delivered + int(rng.integers(2 * HOUR, 5 * DAY))
+                complaint_at = review_at + int(rng.integers(-DAY, 2 * DAY))
+                complaint = self._one(texts.COMPLAINTS).format(amount=int(rng.choice([6, 8, 10, 12, 15, 20])))
+                self.message(a, merchant, "account", [complaint], complaint_at)
+                self.message(a, merchant, "merchant", [self._one(texts.MERCHANT_REPLIES_TO_COMPLAINT)],
+                             complaint_at + int(rng.integers(10 * MIN, DAY)))
+                edited, edited_rating, deleted = -1, -1, -1
+                if refunded > 0:
+                    self.transfer(merchant, a, amount, "refund", refunded)
+                    if rng.random() < 0.15:
+                        self.transfer(merchant, a, float(rng.choice([5, 10, 15, 20, 30])), "compensation",
+                                      refunded + int(rng.integers(MIN, HOUR)))
+                    if rng.random() < 0.35:
+                        edited = refunded + int(rng.integers(HOUR, 4 * DAY))
+                        edited_rating = int(rng.choice([3, 4, 5]))
+                        self.message(a, merchant, "account", [self._one(texts.COMPLAINT_CLOSINGS)],
+                                     edited - int(rng.integers(MIN, HOUR)))
+                    elif rng.random() < 0.05:
+                        deleted = refunded + int(rng.integers(HOUR, 4 * DAY))
+                rid = self.review(a, merchant, oid, int(rng.choice([1, 2], p=[0.55, 0.45])), review_at,
+                                  edited, edited_rating, deleted)
+                if rng.random() < 0.04:
+                    reason = str(rng.choice(["abuse", "fake_review", "extortion"], p=[0.5, 0.3, 0.2]))
+                    self.report(merchant, a, int(rid[0]), reason, review_at + int(rng.integers(HOUR, 3 * DAY)))
+            self.label_hard_negative(int(a), "extortion", w.end_ms - int(rng.integers(0, 20)) * DAY)
+
+    # --------------------------------------------------------- extortion
+
+    def extortion_crews(self) -> None:
+        """Crews of 1-4 with the division of labour of the Taobao case."""
+        rng, w = self.rng, self.w
+        for crew in self.crews:
+            size = crew.size
+            onset = int(rng.integers(0, max(1, self.days - 30)))
+            last = w.start_ms + onset * DAY
+            reported_any = False
+            for k in range(int(rng.integers(2, 9))):
+                day = min(self.days - 6, onset + int(rng.integers(0, 30)) + k * 2)
+                target = int(rng.choice(w.small_merchants))
+                buyer = int(rng.choice(crew))
+                # The scout does the talking when the crew has one.
+                talker = int(crew[0]) if size > 1 and rng.random() < 0.6 else buyer
+                ordered = w.start_ms + day * DAY + int(w.human_time_of_day(rng, 1)[0])
+                delivered = ordered + int(rng.integers(DAY // 2, 3 * DAY))
+                oid = self.order(buyer, target, round(float(rng.uniform(8, 60)), 2), ordered, delivered, -1)
+                review_at = delivered + int(rng.integers(HOUR, 36 * HOUR))
+                drift = 1.0 + 0.5 * day / self.days
+                demand = int(np.clip(round(rng.lognormal(np.log(1800 * drift), 0.6), -2), 600, 8800))
+                demand_at = review_at + int(rng.integers(2 * HOUR, 48 * HOUR))
+                amount_text = f"{demand:,d}" if rng.random() < 0.2 else str(demand)
+                self.message(talker, target, "account",
+                             [self._one(texts.EXTORTION_DEMANDS).format(amount=amount_text)], demand_at)
+                reply_at = demand_at + int(rng.integers(10 * MIN, 12 * HOUR))
+                self.message(talker, target, "merchant", [self._one(texts.MERCHANT_REPLIES_TO_EXTORTION)], reply_at)
+                paid = rng.random() < 0.55
+                edited, edited_rating, deleted = -1, -1, -1
+                if paid:
+                    paid_at = reply_at + int(rng.integers(HOUR, 4 * DAY))
+                    kind = str(rng.choice(["compensation", "other", "refund"], p=[0.6, 0.25, 0.15]))
+                    payee = talker if rng.random() < 0.5 else buyer
+                    self.transfer(target, payee, round(demand * float(rng.uniform(0.5, 1.0)), -1), kind, paid_at)
+                    fix_at = paid_at + int(rng.integers(HOUR, 48 * HOUR))
+                    if rng.random() < 0.6:
+                        deleted = fix_at
+                    else:
+                        edited, edited_rating = fix_at, 5
+                    self.message(talker, target, "account", [self._one(texts.EXTORTION_FOLLOW_UPS[:3])],
+                                 fix_at - 30 * MIN)
+                    last = max(last, fix_at)
+                else:
+                    self.message(talker, target, "account", [self._one(texts.EXTORTION_FOLLOW_UPS[3:])],
+                                 reply_at + int(rng.integers(HOUR, DAY)))
+                    last = max(last, reply_at)
+                rid = self.review(buyer, target, oid, int(rng.choice([1, 2], p=[0.85, 0.15])), review_at,
+                                  edited, edited_rating, deleted)
+                if rng.random() < (0.15 if paid else 0.3):
+                    reported_any = True
+                    self.report(target, talker, int(rid[0]), "extortion", reply_at + int(rng.integers(HOUR, 3 * DAY)))
+                if not paid and size > 1 and rng.random() < 0.4:
+                    # The threat carried out: another member reviews the same shop.
+                    other = int(rng.choice(crew[crew != buyer]))
+                    t2 = reply_at + int(rng.integers(DAY, 3 * DAY))
+                    o2 = self.order(other, target, round(float(rng.uniform(8, 60)), 2), t2, t2 + DAY, -1)
+                    self.review(other, target, o2, 1, t2 + DAY + int(rng.integers(HOUR, DAY)))
+            for a in crew:
+                self.label_abuser(int(a), "extortion", last, confirmed=reported_any)
+
+    # ------------------------------------------------------------- likes
+
+    def likes(self) -> None:
+        parts = [self._ordinary_likes(), self._power_likes(), self._bot_likes()]
+        cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        order = np.lexsort((cols["t"], cols["acct"]))
+        acct = cols["acct"][order]
+        content = cols["content"][order]
+        self.out.add("likes", account_id=self.idx[acct], content_id=content,
+                     author_id=self.w.content_author[content], liked_at=cols["t"][order],
+                     dwell_ms=cols["dwell"][order], device_id=self.devices[acct])
+
+    def _ordinary_likes(self) -> dict[str, np.ndarray]:
+        rng, w = self.rng, self.w
+        likers = np.flatnonzero(np.isin(self.pop, [0, 1, 2]) & (rng.random(self.n) < self.cfg.ordinary_liker_share))
+        p_active = rng.beta(1, 4, likers.size)
+        li, day = np.nonzero(rng.random((likers.size, self.days)) < p_active[:, None])
+        per_day = 1 + rng.poisson(rng.lognormal(np.log(3), 0.8, li.size))
+        acct = np.repeat(likers[li], per_day)
+        t = w.start_ms + np.repeat(day, per_day) * DAY + w.human_time_of_day(rng, acct.size)
+        dwell = np.where(rng.random(acct.size) < 0.85, rng.lognormal(np.log(8000), 0.9, acct.size), -1)
+        return {"acct": acct, "content": w.popular_content(rng, acct.size), "t": t.astype(np.int64),
+                "dwell": dwell.astype(np.int64)}
+
+    def _power_likes(self) -> dict[str, np.ndarray]:
+        """Enthusiastic humans: big volumes, human gaps, they open content and sleep."""
+        rng, w = self.rng, self.w
+        people = np.flatnonzero(self.pop == 3)
+        pi, day = np.nonzero(rng.random((people.size, self.days)) < 0.35)
+        volume = np.clip(rng.lognormal(np.log(150), 0.8, pi.size), 20, 3000).astype(np.int64)
+        # Sessions of about 60 likes, each starting at a waking hour.
+        n_sessions = np.maximum(1, volume // 60)
+        sess_acct = np.repeat(people[pi], n_sessions)
+        sess_size = np.repeat(volume // n_sessions, n_sessions)
+        sess_start = w.start_ms + np.repeat(day, n_sessions) * DAY + w.human_time_of_day(rng, sess_acct.size)
+        total = int(sess_size.sum())
+        opened = rng.random(total) < 0.78
+        dwell = np.where(opened, rng.lognormal(np.log(2500), 0.6, total), -1).astype(np.int64)
+        gaps = np.where(opened, dwell + rng.lognormal(np.log(900), 0.5, total),
+                        rng.lognormal(np.log(1400), 0.5, total)).astype(np.int64)
+        # Short feed-scrolling spells: 30-90 likes in about a minute, without opening.
+        offsets = np.concatenate([[0], np.cumsum(sess_size)[:-1]]).astype(np.int64)
+        for s in np.flatnonzero(rng.random(sess_size.size) < 0.12):
+            k = int(min(sess_size[s], rng.integers(30, 91)))
+            lo = int(offsets[s])
+            gaps[lo:lo + k] = rng.uniform(600, 1100, k).astype(np.int64)
+            dwell[lo:lo + k] = -1
+        return {"acct": np.repeat(sess_acct, sess_size), "content": w.popular_content(rng, total),
+                "t": session_times(sess_start, sess_size, gaps), "dwell": dwell}
+
+    def _bot_likes(self) -> dict[str, np.ndarray]:
+        """Automated likers: groups like the same items in lockstep, from shared devices."""
+        rng, w = self.rng, self.w
+        out: dict[str, list[np.ndarray]] = {"acct": [], "content": [], "t": [], "dwell": []}
+        for group, evasive, onset in self.bot_groups:
+            customers = rng.choice(w.content_author, size=int(rng.integers(2, 10)))
+            customer_content = np.flatnonzero(np.isin(w.content_author, customers))
+            end_day = min(self.days, onset + int(rng.integers(3, 13)))
+            for day in range(onset, end_day):
+                if evasive:
+                    # Rate-limited with random jitter; sleeps a few hours.
+                    volume = int(np.clip(rng.lognormal(np.log(500), 0.5), 100, 4000))
+                    gaps = rng.uniform(4000, 40000, volume).astype(np.int64)
+                else:
+                    volume = int(np.clip(rng.lognormal(np.log(1500), 0.9), 300, 30000))
+                    cadence = min(float(rng.uniform(800, 3000)), DAY * 0.95 / volume)
+                    gaps = (cadence + rng.normal(0, 15, volume)).astype(np.int64)
+                n_custom = int(volume * 0.8)
+                job = np.concatenate([
+                    rng.choice(customer_content, size=n_custom) if customer_content.size
+                    else w.popular_content(rng, n_custom),
+                    w.popular_content(rng, volume - n_custom),
+                ])
+                rng.shuffle(job)
+                start = w.start_ms + day * DAY + int(rng.integers(0, 24)) * HOUR
+                base = session_times(np.array([start]), np.array([volume]), gaps)
+                for member in group:
+                    keep = rng.random(volume) < rng.uniform(0.7, 0.95)
+                    t = base[keep] + int(rng.integers(0, 300_000)) + rng.integers(-200, 200, int(keep.sum()))
+                    if evasive:
+                        dwell = np.where(rng.random(t.size) < 0.4, rng.lognormal(np.log(1500), 0.5, t.size), -1)
+                    else:
+                        dwell = np.where(rng.random(t.size) < 0.05, rng.normal(200, 10, t.size), -1)
+                    out["acct"].append(np.full(t.size, member, dtype=np.int64))
+                    out["content"].append(job[keep])
+                    out["t"].append(t.astype(np.int64))
+                    out["dwell"].append(np.maximum(dwell, -1).astype(np.int64))
+            last_ms = w.start_ms + end_day * DAY
+            for a in group:
+                self.label_abuser(int(a), "fake_engagement", last_ms, confirmed=bool(rng.random() < 0.3))
+        if not out["acct"]:
+            return {k: np.zeros(0, dtype=np.int64) for k in out}
+        return {k: np.concatenate(v) for k, v in out.items()}
+
+    # ------------------------------------------------------------- labels
+
+    def label_abuser(self, a: int, risk: str, behaviour_end: int, *, confirmed: bool) -> None:
+        rng = self.rng
+        if rng.random() > self.cfg.detect_rate:
+            return
+        decided = behaviour_end + int(rng.integers(DAY, 15 * DAY))
+        if rng.random() < self.cfg.label_noise:
+            self.labels.append((a, risk, 0, decided, "manual_review"))  # missed on review
+        else:
+            self.labels.append((a, risk, 1, decided, "confirmed_case" if confirmed else "manual_review"))
+
+    def label_hard_negative(self, a: int, risk: str, decided: int) -> None:
+        rng = self.rng
+        if rng.random() > self.cfg.hard_negative_review_rate:
+            return
+        u = rng.random()
+        if u < self.cfg.appeal_overturn_rate:
+            # Sanctioned, then cleared on appeal: a negative example.
+            self.labels.append((a, risk, 0, decided, "appeal_overturned"))
+        elif u < self.cfg.appeal_overturn_rate + self.cfg.label_noise:
+            self.labels.append((a, risk, 1, decided, "manual_review"))  # wrongly sanctioned, never appealed
+        else:
+            self.labels.append((a, risk, 0, decided, "manual_review"))
+
+    def audit_labels(self) -> None:
+        rng, w = self.rng, self.w
+        for a in np.flatnonzero(self.pop == 3):
+            self.label_hard_negative(int(a), "fake_engagement", w.end_ms - int(rng.integers(0, 30)) * DAY)
+        ordinary = np.flatnonzero(self.pop == 0)
+        for risk in ("extortion", "fake_engagement"):
+            for a in ordinary[rng.random(ordinary.size) < self.cfg.random_audit_rate]:
+                decided = w.start_ms + int(rng.integers(20, self.days + 10)) * DAY
+                label = 1 if rng.random() < self.cfg.label_noise / 10 else 0
+                self.labels.append((int(a), risk, label, decided, "random_audit"))
+
+    def finish(self) -> None:
+        if self.labels:
+            rows = sorted(self.labels, key=lambda r: (r[0], r[1]))
+            self.out.add("labels", account_id=self.idx[np.array([r[0] for r in rows])],
+                         risk=np.asarray([r[1] for r in rows], dtype=object),
+                         label=np.array([r[2] for r in rows]), decided_at=np.array([r[3] for r in rows]),
+                         source=np.asarray([r[4] for r in rows], dtype=object))
+        self.out.add("_truth", account_id=self.idx,
+                     population=np.asarray(POPULATIONS, dtype=object)[self.pop], group_id=self.group)
+
+    def run(self) -> Tables:
+        self.assign_populations()
+        self.form_groups()
+        self.accounts()
+        self.ordinary_orders()
+        self.unhappy_customers()
+        self.extortion_crews()
+        self.likes()
+        self.audit_labels()
+        self.finish()
+        return self.out
+
+
+def generate(cfg: SimConfig) -> Iterator[tuple[int, Tables]]:
+    """Yield (accounts done so far, tables of the chunk), chunk by chunk."""
+    world = World.build(cfg)
+    counters: dict[str, int] = {}
+    done = 0
+    for chunk_index, first in enumerate(range(0, cfg.accounts, cfg.chunk_accounts)):
+        n = min(cfg.chunk_accounts, cfg.accounts - first)
+        tables = Chunk(world, chunk_index, first, n, counters).run()
+        done += n
+        yield done, tables
+
+
+ProgressFn = Callable[[int, int], None]
