@@ -34,9 +34,10 @@ class SimConfig:
     # Merchants: lognormal sizes, so a few big shops and a long tail of small ones.
     accounts_per_merchant: int = 40
     merchant_size_sigma: float = 1.6
-    # Content that can be liked: one item per this many accounts, Zipf popularity.
-    accounts_per_content: int = 5
-    content_zipf: float = 1.1
+    # Content that can be liked: this many items per account, Zipf popularity.
+    # An account likes an item at most once, as on a real platform.
+    content_per_account: int = 3
+    content_zipf: float = 0.7
     # Ordinary behaviour.
     orders_per_account_90d: float = 3.0
     review_rate: float = 0.35

@@ -110,7 +110,7 @@ class World:
         weight = size / size.sum()
         price = np.clip(rng.lognormal(np.log(70), 0.7, n_merchants), 8, 3000)
         small = np.flatnonzero(size <= np.quantile(size, 0.4))
-        n_content = max(500, cfg.accounts // cfg.accounts_per_content)
+        n_content = max(5000, cfg.accounts * cfg.content_per_account)
         # A tenth of accounts write content; the same writers write several items.
         writers = rng.choice(cfg.accounts, size=max(50, cfg.accounts // 10), replace=False)
         author = rng.choice(writers, size=n_content)
@@ -134,6 +134,10 @@ class World:
 
     def popular_content(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.minimum(np.searchsorted(self.content_cdf, rng.random(n)), self.n_content - 1)
+
+    def any_content(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Uniform over all items: what a script scrolling the newest feed hits."""
+        return rng.integers(0, self.n_content, n)
 
     def human_time_of_day(self, rng: np.random.Generator, n: int) -> np.ndarray:
         hours = rng.choice(24, size=n, p=HUMAN_HOUR_UTC)
@@ -167,7 +171,7 @@ COLUMN_SPECS: dict[str, dict[str, Any]] = {
         "review_id": ("id", "r", 9), "reason": "str", "reported_at": "ts",
     },
     "likes": {
-        "account_id": ("id", "a", 8), "content_id": ("id", "c", 7), "author_id": ("id", "a", 8),
+        "account_id": ("id", "a", 8), "content_id": ("id", "c", 8), "author_id": ("id", "a", 8),
         "liked_at": "ts", "dwell_ms": "int?", "device_id": ("id", "d", 8),
     },
     "labels": {
@@ -500,12 +504,18 @@ class Chunk:
     def likes(self) -> None:
         parts = [self._ordinary_likes(), self._power_likes(), self._bot_likes()]
         cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        order = np.lexsort((cols["t"], cols["acct"]))
-        acct = cols["acct"][order]
-        content = cols["content"][order]
+        # A like is once per item: keep each account's first like of an item.
+        order = np.lexsort((cols["t"], cols["content"], cols["acct"]))
+        a, c = cols["acct"][order], cols["content"][order]
+        first = np.ones(a.size, dtype=bool)
+        first[1:] = (a[1:] != a[:-1]) | (c[1:] != c[:-1])
+        kept = order[first]
+        kept = kept[np.lexsort((cols["t"][kept], cols["acct"][kept]))]
+        acct = cols["acct"][kept]
+        content = cols["content"][kept]
         self.out.add("likes", account_id=self.idx[acct], content_id=content,
-                     author_id=self.w.content_author[content], liked_at=cols["t"][order],
-                     dwell_ms=cols["dwell"][order], device_id=self.devices[acct])
+                     author_id=self.w.content_author[content], liked_at=cols["t"][kept],
+                     dwell_ms=cols["dwell"][kept], device_id=self.devices[acct])
 
     def _ordinary_likes(self) -> dict[str, np.ndarray]:
         rng, w = self.rng, self.w
@@ -562,15 +572,23 @@ class Chunk:
                     volume = int(np.clip(rng.lognormal(np.log(1500), 0.9), 300, 30000))
                     cadence = min(float(rng.uniform(800, 3000)), DAY * 0.95 / volume)
                     gaps = (cadence + rng.normal(0, 15, volume)).astype(np.int64)
-                n_custom = int(volume * 0.8)
-                job = np.concatenate([
-                    rng.choice(customer_content, size=n_custom) if customer_content.size
-                    else w.popular_content(rng, n_custom),
-                    w.popular_content(rng, volume - n_custom),
-                ])
+                # The paying customers' items first (each once), then the newest feed.
+                custom = customer_content[: volume // 2]
+                job = np.concatenate([custom, w.any_content(rng, volume - custom.size)])
                 rng.shuffle(job)
-                start = w.start_ms + day * DAY + int(rng.integers(0, 24)) * HOUR
-                base = session_times(np.array([start]), np.array([volume]), gaps)
+                # Sessions of ~150 likes spread over the day: round the clock for
+                # plain scripts, with a 4-8 hour sleep for evasive ones.
+                k = int(np.clip(volume // 150, 1, 24))
+                hours = np.arange(24)
+                if evasive:
+                    sleep = int(rng.integers(0, 24))
+                    hours = np.setdiff1d(hours, (sleep + np.arange(int(rng.integers(4, 9)))) % 24)
+                k = min(k, hours.size)
+                starts = w.start_ms + day * DAY + np.sort(rng.choice(hours, k, replace=False)) * HOUR \
+                    + rng.integers(0, 10 * MIN, k)
+                sizes = np.full(k, volume // k)
+                sizes[: volume - sizes.sum()] += 1
+                base = session_times(starts, sizes, gaps)
                 for member in group:
                     keep = rng.random(volume) < rng.uniform(0.7, 0.95)
                     t = base[keep] + int(rng.integers(0, 300_000)) + rng.integers(-200, 200, int(keep.sum()))
