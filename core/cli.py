@@ -22,6 +22,9 @@ from rich.table import Table as RichTable
 
 from reviewguard.errors import ReviewguardError
 
+# MLflow's download bars would interleave with ours.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
 app = typer.Typer(
     help="Score platform accounts for review extortion and fake engagement, with reasons.",
     no_args_is_help=True,
@@ -137,6 +140,188 @@ def _print_report(report: Any) -> None:
     if report.violations:
         out.print("Problems, with a few offending rows:")
         out.print(report.summary(), highlight=False, markup=False)
+
+
+def _parse_time(value: str | None, what: str) -> Any:
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ReviewguardError(f"{what}: cannot read {value!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)") from exc
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def _open(data: Path, engine: str = "duckdb", quarantine: Path | None = None, **kw: Any) -> Any:
+    from reviewguard.engine import connect
+    from reviewguard.reader import open_dataset, write_quarantine
+
+    con = connect(engine)  # type: ignore[arg-type]
+    ds = open_dataset(con, data, bad_rows="quarantine" if quarantine else "error", **kw)
+    if quarantine and ds.quarantine:
+        for name, n in write_quarantine(ds, quarantine).items():
+            console.print(f"quarantined {n:,} rows of {name} -> {quarantine / (name + '.parquet')}")
+    return ds
+
+
+def _atomic_parquet(table: Any, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
+
+
+features_app = typer.Typer(help="Compute features, or regenerate their documentation.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
+
+@features_app.command("build")
+@friendly_errors
+def features_build(
+    data: Annotated[Path, typer.Option(help="Dataset folder (data contract v1).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
+    as_of: Annotated[str | None, typer.Option(help="One as-of moment for every account (UTC).")] = None,
+    cutoffs: Annotated[Path | None, typer.Option(help="Parquet/CSV with account_id, as_of per row.")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb (in-process) or pyspark.")] = "duckdb",
+    quarantine: Annotated[Path | None, typer.Option(help="Set bad rows aside here instead of stopping.")] = None,
+) -> None:
+    """One row per account (or cutoff) with account_id, as_of and every registry feature."""
+    import ibis
+
+    from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
+
+    if as_of and cutoffs:
+        raise ReviewguardError("give --as-of or --cutoffs, not both")
+    ds = _open(data, engine, quarantine)
+    if cutoffs:
+        reader = ds.con.read_csv if cutoffs.suffix == ".csv" else ds.con.read_parquet
+        cut = reader(str(cutoffs))
+        missing = {"account_id", "as_of"} - set(cut.columns)
+        if missing:
+            raise ReviewguardError(f"cutoffs {cutoffs}: missing column(s) {sorted(missing)}")
+        cut = cut.select(account_id=cut.account_id.cast("string"),
+                         as_of=cut.as_of.cast(ibis.dtype("timestamp('UTC')")).cast("timestamp"))
+    else:
+        moment = _parse_time(as_of, "--as-of") or default_as_of(ds)
+        cut = cutoffs_at(ds, moment)
+    with console.status("computing features"):
+        table = build_features(ds, cut).order_by(["account_id", "as_of"]).to_pyarrow()
+    _atomic_parquet(table, out_file)
+    out.print(f"wrote {table.num_rows:,} rows x {table.num_columns - 2} features to {out_file}", highlight=False)
+
+
+@features_app.command("docs")
+@friendly_errors
+def features_docs(
+    out_file: Annotated[Path, typer.Option("--out", help="Markdown file to write.")] = Path("docs/features.md"),
+) -> None:
+    """Regenerate docs/features.md from the feature registry."""
+    from reviewguard.features.docs import render_features_markdown
+
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(render_features_markdown(), encoding="utf-8")
+    out.print(f"wrote {out_file}")
+
+
+@app.command()
+@friendly_errors
+def train(
+    data: Annotated[Path, typer.Option(help="Dataset folder with a labels table.")],
+    config: Annotated[Path | None, typer.Option(help="TOML file overriding the defaults (see `reviewguard config`).")] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "reviewguard",
+    register_as: Annotated[str | None, typer.Option(help="Registered model name.")] = "reviewguard",
+    quarantine: Annotated[Path | None, typer.Option(help="Set bad rows aside here instead of stopping.")] = None,
+) -> None:
+    """Train one LightGBM model per risk in the labels, log to MLflow, register it.
+
+    The last line printed is the registered model URI (models:/NAME/VERSION).
+    """
+    from reviewguard.training.config import load_config
+    from reviewguard.training.pipeline import report_markdown, train_models
+    from reviewguard.training.tracking import connect_tracking, log_training, read_population, tracking_uri
+
+    cfg = load_config(config)
+    client = connect_tracking()  # fail fast, before hours of work
+    ds = _open(data, quarantine=quarantine, risks=_label_risks(data, cfg))
+    with console.status("training"):
+        result = train_models(ds, cfg, populations=read_population(data))
+    out.print(report_markdown(result), markup=False, highlight=False)
+    with console.status(f"logging to MLflow at {tracking_uri()}"):
+        logged = log_training(result, cfg.raw, experiment=experiment, register_as=register_as,
+                              data_path=str(data), client=client)
+    out.print(f"MLflow run {logged['run_id']} at {tracking_uri()}", highlight=False)
+    print(logged["registered_uri"] or logged["model_uri"])
+
+
+def _label_risks(data: Path, cfg: Any) -> tuple[str, ...]:
+    """Risks the labels may name: the built-in ones plus those the config declares."""
+    from reviewguard.contract import DEFAULT_RISKS
+
+    return tuple(sorted({*DEFAULT_RISKS, *cfg.risk_features}))
+
+
+@app.command()
+@friendly_errors
+def score(
+    model: Annotated[str, typer.Option(help="models:/NAME/VERSION, models:/NAME@alias, or a bundle folder.")],
+    data: Annotated[Path, typer.Option(help="Dataset folder (data contract v1).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
+    as_of: Annotated[str | None, typer.Option(help="Score as of this moment (UTC); default: after the latest event.")] = None,
+    explain: Annotated[str, typer.Option(help="flagged, all or none: which rows get SHAP reasons.")] = "flagged",
+    top_k: Annotated[int, typer.Option(help="Reasons per explained row.")] = 5,
+    chunk_size: Annotated[int, typer.Option(help="Accounts per chunk (bounds memory).")] = 100_000,
+    resume: Annotated[bool, typer.Option(help="Continue a run that was interrupted.")] = False,
+    memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit.")] = "4GB",
+    quarantine: Annotated[Path | None, typer.Option(help="Set bad rows aside here instead of stopping.")] = None,
+) -> None:
+    """Score every account with the model, with reasons for the flagged ones."""
+    from reviewguard.engine import connect
+    from reviewguard.features.compute import default_as_of
+    from reviewguard.reader import open_dataset, write_quarantine
+    from reviewguard.serving.batch import score_dataset
+    from reviewguard.serving.predictor import Predictor
+    from reviewguard.training.tracking import download_bundle
+
+    if explain not in ("flagged", "all", "none"):
+        raise ReviewguardError("--explain must be flagged, all or none")
+    with console.status(f"loading model {model}"):
+        bundle, meta = download_bundle(model)
+    predictor = Predictor(bundle, model_uri=model, model_version=meta["model_version"])
+    con = connect(memory_limit=memory_limit)
+    ds = open_dataset(con, data, bad_rows="quarantine" if quarantine else "error")
+    if quarantine and ds.quarantine:
+        write_quarantine(ds, quarantine)
+    moment = _parse_time(as_of, "--as-of") or default_as_of(ds)
+    with progress_bar() as bar:
+        task = bar.add_task("scoring accounts", total=None)
+        summary = score_dataset(ds, predictor, out_file, as_of=moment, explain=explain, top_k=top_k,  # type: ignore[arg-type]
+                                chunk_size=chunk_size, resume=resume,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+    drift_file = out_file.with_name(out_file.stem + ".drift.json")
+    drift_file.write_text(json.dumps(summary["drift"], indent=2))
+    out.print(f"scored {summary['accounts']:,} accounts as of {summary['as_of']} -> {out_file}", highlight=False)
+    acts = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["actions"].items()))
+    out.print(f"actions (account x risk): {acts}", highlight=False)
+    warn = summary["drift"]["warnings"]
+    if warn:
+        console.print(f"[yellow]drift:[/] PSI above {summary['drift']['threshold']} for {', '.join(warn)} "
+                      f"(details in {drift_file})")
+    else:
+        out.print(f"drift: every feature's PSI is below {summary['drift']['threshold']} ({drift_file})")
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the default training configuration (TOML, with comments)."""
+    from reviewguard.training.config import default_config_text
+
+    print(default_config_text())
 
 
 def main() -> None:  # pragma: no cover - console entry point

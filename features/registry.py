@@ -33,6 +33,9 @@ FAMILIES = {
     "reports": "merchants' complaints about the account",
     "account": "the account's own standing (age, level, verification, orders)",
 }
+# Context, not behaviour: it informs the score but never counts as one of the
+# independent kinds of evidence a human-reviewed action needs.
+CONTEXT_FAMILIES = frozenset({"account"})
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,7 @@ FEATURES: tuple[Feature, ...] = (
         1, "independent people do not move in lockstep over many items",
     ),
     Feature(
-        "accounts_sharing_device", BOTH, "coordination", "accounts",
+        "accounts_sharing_device", FE, "coordination", "accounts",
         "Other accounts that used any device this account used (likes, orders, reviews) before the as-of.",
         "评估时点前与本账号用过同一设备（点赞、下单、评价）的其他账号数。",
         "shares a device with {value:,.0f} other accounts (99th percentile: {p99:,.0f})",

@@ -633,14 +633,22 @@ class Chunk:
             self.labels.append((a, risk, 0, decided, "manual_review"))
 
     def audit_labels(self) -> None:
+        """Reviews of power likers, and a random audit of the whole population per risk.
+
+        The audit samples every population, as a real one does: it finds some
+        abusers (label 1) and shows the model abusers of the other risk (label 0).
+        """
         rng, w = self.rng, self.w
         for a in np.flatnonzero(self.pop == 3):
             self.label_hard_negative(int(a), "fake_engagement", w.end_ms - int(rng.integers(0, 30)) * DAY)
-        ordinary = np.flatnonzero(self.pop == 0)
+        abusive = {"extortion": {2}, "fake_engagement": {4, 5}}
         for risk in ("extortion", "fake_engagement"):
-            for a in ordinary[rng.random(ordinary.size) < self.cfg.random_audit_rate]:
-                decided = w.start_ms + int(rng.integers(20, self.days + 10)) * DAY
-                label = 1 if rng.random() < self.cfg.label_noise / 10 else 0
+            labelled = {r[0] for r in self.labels if r[1] == risk}
+            for a in np.flatnonzero(rng.random(self.n) < self.cfg.random_audit_rate):
+                if int(a) in labelled:
+                    continue
+                decided = w.start_ms + int(rng.integers(20, self.days)) * DAY
+                label = 1 if int(self.pop[a]) in abusive[risk] else int(rng.random() < self.cfg.label_noise / 10)
                 self.labels.append((int(a), risk, label, decided, "random_audit"))
 
     def finish(self) -> None:
@@ -663,7 +671,39 @@ class Chunk:
         self.likes()
         self.audit_labels()
         self.finish()
+        snapshot(self.out, self.w.end_ms)
         return self.out
+
+
+# Per table: the column dating the event, and follow-up times that may fall later.
+_SNAPSHOT = {
+    "orders": ("ordered_at", ("delivered_at", "refunded_at")),
+    "reviews": ("created_at", ("edited_at", "deleted_at")),
+    "messages": ("sent_at", ()),
+    "transfers": ("paid_at", ()),
+    "reports": ("reported_at", ()),
+    "likes": ("liked_at", ()),
+}
+
+
+def snapshot(tables: Tables, end_ms: int) -> None:
+    """The platform as seen at the end of the period: later events have not happened yet.
+
+    Events dated after the end are dropped; follow-up times after it (a
+    delivery, an edit) become null. Labels may be decided later: outcomes
+    arrive after behaviour.
+    """
+    for name, (time_col, later) in _SNAPSHOT.items():
+        cols = tables.cols.get(name)
+        if not cols:
+            continue
+        merged = {k: np.concatenate(v) for k, v in cols.items()}
+        keep = merged[time_col] < end_ms
+        for c in later:
+            merged[c] = np.where(merged[c] >= end_ms, -1, merged[c])
+        if name == "reviews":
+            merged["edited_rating"] = np.where(merged["edited_at"] < 0, -1, merged["edited_rating"])
+        tables.cols[name] = {k: [v[keep]] for k, v in merged.items()}
 
 
 def generate(cfg: SimConfig) -> Iterator[tuple[int, Tables]]:

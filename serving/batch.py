@@ -1,0 +1,222 @@
+"""Batch scoring: features for every account at one as-of, scored and explained in chunks.
+
+Crash safety: each chunk is written as its own Parquet part (temporary name,
+then an atomic rename) and recorded in a manifest. A killed run restarted
+with ``resume=True`` keeps the parts the manifest lists and computes the rest;
+the final file appears (by rename) only when every part is there. Without
+``resume`` an existing output is never touched until the new one is complete.
+
+Drift: per-feature population stability (PSI) against the training
+reference, accumulated chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from reviewguard.engine import materialize
+from reviewguard.errors import ReviewguardError
+from reviewguard.features.compute import build_features, cutoffs_at
+from reviewguard.reader import Dataset
+from reviewguard.serving.predictor import SCORE_COLUMNS, Explain, Predictor
+
+PSI_WARN = 0.25
+MANIFEST = "manifest.json"
+
+REASON_TYPE = pa.struct([
+    ("feature", pa.string()), ("value", pa.float64()), ("contribution", pa.float64()),
+    ("percentile", pa.float64()), ("text_en", pa.string()), ("text_zh", pa.string()),
+])
+SCORE_SCHEMA = pa.schema([
+    ("account_id", pa.string()), ("risk", pa.string()), ("score", pa.float64()), ("raw_score", pa.float64()),
+    ("action", pa.string()), ("requires_human", pa.bool_()), ("base_value", pa.float64()),
+    ("contributions", pa.string()), ("reasons", pa.list_(REASON_TYPE)), ("model_uri", pa.string()),
+    ("model_version", pa.string()), ("feature_set_version", pa.string()), ("policy_version", pa.string()),
+    ("as_of", pa.timestamp("us", tz="UTC")), ("scored_at", pa.timestamp("us", tz="UTC")),
+])
+assert SCORE_SCHEMA.names == SCORE_COLUMNS
+
+
+@dataclass
+class DriftAccumulator:
+    """Histogram counts per feature over the reference deciles, for PSI."""
+
+    edges: dict[str, np.ndarray]
+    counts: dict[str, np.ndarray] = field(default_factory=dict)
+    expected: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def from_predictor(cls, predictor: Predictor) -> DriftAccumulator:
+        edges: dict[str, np.ndarray] = {}
+        expected: dict[str, np.ndarray] = {}
+        for m in predictor.bundle.risks.values():
+            for name, ref in m.reference.items():
+                if name in edges:
+                    continue
+                qs = np.array([q for q in ref.quantiles if q is not None], dtype=np.float64)
+                if qs.size == 0:
+                    continue
+                e = np.unique(qs[::10])
+                edges[name] = e
+                # Bins: below e[1], [e[j], e[j+1]), at or above e[-1] (as ``add`` assigns
+                # them), with shares read off the reference quantiles; plus a null bin.
+                below = np.searchsorted(qs, e[1:], side="left") / qs.size
+                inner = np.diff(np.r_[0.0, below, 1.0])
+                expected[name] = np.r_[inner * (1 - ref.null_share), ref.null_share]
+        return cls(edges, {k: np.zeros(len(v)) for k, v in expected.items()}, expected)
+
+    def add(self, features: pd.DataFrame) -> None:
+        for name, e in self.edges.items():
+            if name not in features.columns:
+                continue
+            v = features[name].to_numpy(dtype=np.float64, na_value=np.nan)
+            finite = np.isfinite(v)
+            idx = np.clip(np.searchsorted(e, v[finite], side="right") - 1, 0, max(len(e) - 1, 0))
+            binned = np.bincount(idx, minlength=len(self.expected[name]) - 1)[: len(self.expected[name]) - 1]
+            self.counts[name][:-1] += binned
+            self.counts[name][-1] += (~finite).sum()
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"threshold": PSI_WARN, "features": {}}
+        for name, c in self.counts.items():
+            total = c.sum()
+            if total == 0:
+                continue
+            actual = c / total
+            exp = self.expected[name]
+            eps = 1e-4
+            a = np.clip(actual, eps, None)
+            x = np.clip(exp, eps, None)
+            psi = float(np.sum((a - x) * np.log(a / x)))
+            out["features"][name] = {"psi": round(psi, 6), "warn": psi > PSI_WARN}
+        out["warnings"] = sorted(n for n, v in out["features"].items() if v["warn"])
+        return out
+
+
+def run_key(predictor: Predictor, ds: Dataset, as_of: datetime, explain: str, top_k: int, chunk_size: int) -> str:
+    """What a resumed run must share with the interrupted one to reuse its parts."""
+    h = hashlib.sha256()
+    for part in (predictor.bundle.fingerprint(), ds.fingerprint, as_of.isoformat(), explain, str(top_k),
+                 str(chunk_size), predictor.model_uri, predictor.model_version):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def to_arrow(scores: pd.DataFrame) -> pa.Table:
+    frame = scores.copy()
+    frame["base_value"] = frame["base_value"].astype("float64")
+    for col in ("as_of", "scored_at"):
+        frame[col] = pd.to_datetime(frame[col]).dt.tz_localize("UTC") if pd.to_datetime(frame[col]).dt.tz is None \
+            else pd.to_datetime(frame[col])
+    return pa.Table.from_pandas(frame, schema=SCORE_SCHEMA, preserve_index=False)
+
+
+def score_dataset(
+    ds: Dataset,
+    predictor: Predictor,
+    out: str | Path,
+    *,
+    as_of: datetime,
+    explain: Explain = "flagged",
+    top_k: int = 5,
+    chunk_size: int = 100_000,
+    resume: bool = False,
+    scored_at: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Score every account that existed at ``as_of``; write ``out`` (Parquet). Returns a summary."""
+    out = Path(out)
+    parts = out.with_name(out.name + ".parts")
+    key = run_key(predictor, ds, as_of, explain, top_k, chunk_size)
+    manifest: dict[str, Any] = {}
+    if parts.exists():
+        mpath = parts / MANIFEST
+        old = json.loads(mpath.read_text()) if mpath.is_file() else {}
+        if resume and old.get("run_key") == key:
+            manifest = old
+        elif resume:
+            raise ReviewguardError(
+                f"--resume: {parts} belongs to a different run (model, data, as-of or options differ); "
+                "remove it or rerun without --resume"
+            )
+        else:
+            shutil.rmtree(parts)
+    elif resume and out.exists():
+        raise ReviewguardError(f"--resume: {out} is already complete; nothing to resume")
+    if not manifest:
+        manifest = {"run_key": key, "scored_at": (scored_at or datetime.utcnow()).isoformat(),
+                    "chunk_size": chunk_size, "parts": {}}
+    parts.mkdir(parents=True, exist_ok=True)
+    stamp = pd.Timestamp(manifest["scored_at"])
+
+    cut = cutoffs_at(ds, as_of)
+    feats = build_features(ds, cut)
+    w = ibis.window(order_by=[feats.account_id])
+    numbered = materialize(ds.con, "_rg_score_features", feats.mutate(__row=ibis.row_number().over(w)))
+    total = int(numbered.count().execute())
+    n_chunks = max(1, math.ceil(total / chunk_size))
+    drift = DriftAccumulator.from_predictor(predictor)
+    summary: dict[str, Any] = {"accounts": total, "chunks": n_chunks, "actions": {}}
+    done_rows = 0
+    for i in range(n_chunks):
+        name = f"part-{i:05d}.parquet"
+        chunk = numbered.filter((numbered.__row >= i * chunk_size) & (numbered.__row < (i + 1) * chunk_size))
+        features = chunk.drop("__row").order_by("account_id").to_pandas()
+        drift.add(features)
+        if name not in manifest["parts"]:
+            scores = predictor.predict(features, explain=explain, top_k=top_k, as_of=as_of, scored_at=stamp)
+            table = to_arrow(scores)
+            tmp = parts / f".{name}.tmp"
+            pq.write_table(table, tmp, compression="zstd")
+            tmp.replace(parts / name)
+            manifest["parts"][name] = {"rows": table.num_rows, "sha256": _sha(parts / name)}
+            _write_json(parts / MANIFEST, manifest)
+            if on_chunk:
+                on_chunk(i)
+        done_rows += len(features)
+        if progress:
+            progress(done_rows, total)
+
+    names = [f"part-{i:05d}.parquet" for i in range(n_chunks)]
+    for name in names:
+        if _sha(parts / name) != manifest["parts"][name]["sha256"]:
+            raise ReviewguardError(f"{parts / name} changed since it was written; rerun without --resume")
+    tmp_out = out.with_name(f".{out.name}.tmp")
+    with pq.ParquetWriter(tmp_out, SCORE_SCHEMA, compression="zstd") as writer:
+        for name in names:
+            table = pq.read_table(parts / name)
+            writer.write_table(table)
+            for action, n in pd.Series(table.column("action").to_pylist()).value_counts().items():
+                summary["actions"][action] = summary["actions"].get(action, 0) + int(n)
+    tmp_out.replace(out)
+    shutil.rmtree(parts)
+    summary["drift"] = drift.report()
+    summary["as_of"] = as_of.isoformat()
+    summary["scored_at"] = manifest["scored_at"]
+    return summary
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
+    tmp.replace(path)

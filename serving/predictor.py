@@ -1,0 +1,213 @@
+"""The predictor: a score, the action the policy recommends, and the reasons, together.
+
+Library code, no I/O: it takes a feature table and returns one row per
+account and risk. Explanations are exact SHAP values of the LightGBM trees
+(``pred_contrib``, the algorithm ``shap.TreeExplainer`` runs for LightGBM),
+so ``base_value + sum(contributions) == raw_score`` for every explained row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from reviewguard.bundle import Bundle, Reference, RiskModel
+from reviewguard.features.registry import BY_NAME, CONTEXT_FAMILIES, FEATURE_SET_VERSION
+
+Explain = Literal["flagged", "all", "none"]
+NO_ACTION = "none"
+
+SCORE_COLUMNS = [
+    "account_id", "risk", "score", "raw_score", "action", "requires_human", "base_value", "contributions",
+    "reasons", "model_uri", "model_version", "feature_set_version", "policy_version", "as_of", "scored_at",
+]
+
+_P99_CLAUSE = re.compile(r"\s*[（(][^()（）]*\{p99[^}]*\}[^()（）]*[)）]")
+
+
+def reason_text(feature: str, value: float | None, reference: Reference | None, lang: str) -> str:
+    """The registry's sentence for a feature value, in English ("en") or Chinese ("zh")."""
+    f = BY_NAME[feature]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        desc = f.description_en if lang == "en" else f.description_zh
+        return ("not recorded for this account: " if lang == "en" else "该账号无此数据：") + desc
+    template = f.template_en if lang == "en" else f.template_zh
+    p99 = reference.p99 if reference is not None else None
+    if p99 is None:
+        template = _P99_CLAUSE.sub("", template)
+    return template.format(value=value, p99=p99 if p99 is not None else 0.0)
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    threshold: float | None
+    requires_human: bool
+
+
+def _actions(policy: dict[str, Any], risk: str) -> list[Action]:
+    return [Action(a["name"], a["threshold"], bool(a["requires_human"])) for a in policy["risks"][risk]["actions"]]
+
+
+def choose_action(score: float, families: set[str] | None, actions: list[Action], min_families: int) -> Action | None:
+    """The heaviest action whose threshold the score reaches.
+
+    An action that needs a human also needs ``min_families`` independent
+    evidence families among the top reasons; without them the account gets
+    the heaviest data-level remedy it reaches instead (speed alone is not proof).
+    """
+    reached = [a for a in actions if a.threshold is not None and score >= a.threshold]
+    if not reached:
+        return None
+    for a in reversed(reached):
+        if not a.requires_human:
+            return a
+        if families is not None and len(families) >= min_families:
+            return a
+    return None
+
+
+class Predictor:
+    """Scores feature rows with a bundle; optionally explains them."""
+
+    def __init__(self, bundle: Bundle, *, model_uri: str = "", model_version: str = "") -> None:
+        if bundle.feature_set_version != FEATURE_SET_VERSION:
+            from reviewguard.errors import ModelLoadError
+
+            raise ModelLoadError(
+                f"model was trained on feature set {bundle.feature_set_version}; "
+                f"this package computes {FEATURE_SET_VERSION}"
+            )
+        self.bundle = bundle
+        self.model_uri = model_uri
+        self.model_version = model_version
+        self.min_families = int(bundle.policy.get("min_families_for_human", 2))
+
+    @property
+    def risks(self) -> list[str]:
+        return sorted(self.bundle.risks)
+
+    def raw_scores(self, risk: str, features: pd.DataFrame) -> np.ndarray:
+        m = self.bundle.risks[risk]
+        return np.asarray(m.booster.predict(self.matrix(m, features), raw_score=True), dtype=np.float64)
+
+    @staticmethod
+    def matrix(m: RiskModel, features: pd.DataFrame) -> np.ndarray:
+        missing = [f for f in m.features if f not in features.columns]
+        if missing:
+            from reviewguard.errors import ContractError
+
+            raise ContractError(f"feature table lacks {missing} needed by the {m.risk} model")
+        return features[m.features].to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def explain_rows(self, m: RiskModel, x: np.ndarray) -> np.ndarray:
+        """Exact tree SHAP values; the last column is the expected value (base)."""
+        return np.asarray(m.booster.predict(x, pred_contrib=True), dtype=np.float64)
+
+    def predict(
+        self,
+        features: pd.DataFrame,
+        *,
+        explain: Explain = "flagged",
+        top_k: int = 5,
+        as_of: Any = None,
+        scored_at: Any = None,
+    ) -> pd.DataFrame:
+        """One row per account and risk, with the columns of ``SCORE_COLUMNS``."""
+        frames = []
+        for risk in self.risks:
+            frames.append(self._predict_risk(risk, features, explain, top_k))
+        out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCORE_COLUMNS)
+        out["model_uri"] = self.model_uri
+        out["model_version"] = self.model_version
+        out["feature_set_version"] = self.bundle.feature_set_version
+        out["policy_version"] = self.bundle.policy_version
+        if as_of is not None:
+            out["as_of"] = pd.Timestamp(as_of)
+        elif "as_of" in features.columns:
+            out["as_of"] = np.tile(pd.to_datetime(features["as_of"]).to_numpy(), len(self.risks))
+        else:
+            out["as_of"] = pd.NaT
+        out["scored_at"] = pd.Timestamp(scored_at) if scored_at is not None else pd.NaT
+        return out[SCORE_COLUMNS]
+
+    def _predict_risk(self, risk: str, features: pd.DataFrame, explain: Explain, top_k: int) -> pd.DataFrame:
+        m = self.bundle.risks[risk]
+        x = self.matrix(m, features)
+        raw = np.asarray(m.booster.predict(x, raw_score=True), dtype=np.float64)
+        score = m.calibrator.apply(raw)
+        actions = _actions(self.bundle.policy, risk)
+        lowest = min((a.threshold for a in actions if a.threshold is not None), default=math.inf)
+        human_min = min((a.threshold for a in actions if a.requires_human and a.threshold is not None),
+                        default=math.inf)
+        # Rows a human may see, or that the two-families rule must check, are explained.
+        need = score >= min(lowest, human_min)
+        if explain == "all":
+            need[:] = True
+        contrib = np.full((len(x), len(m.features) + 1), np.nan)
+        if need.any():
+            contrib[need] = self.explain_rows(m, x[need])
+
+        n = len(x)
+        action_names = [NO_ACTION] * n
+        human = [False] * n
+        base: list[float | None] = [None] * n
+        contributions: list[str | None] = [None] * n
+        reasons: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        for i in range(n):
+            fam: set[str] | None = None
+            top: list[dict[str, Any]] = []
+            if need[i]:
+                top = self._reasons(m, x[i], contrib[i], top_k)
+                fam = {BY_NAME[r["feature"]].family for r in top} - CONTEXT_FAMILIES
+            act = choose_action(float(score[i]), fam, actions, self.min_families)
+            if act is not None:
+                action_names[i] = act.name
+                human[i] = act.requires_human
+            show = explain == "all" or (explain == "flagged" and act is not None)
+            if show and need[i]:
+                base[i] = float(contrib[i, -1])
+                contributions[i] = json.dumps(
+                    {f: float(c) for f, c in zip(m.features, contrib[i, :-1], strict=True)}, sort_keys=True
+                )
+                reasons[i] = top
+        return pd.DataFrame(
+            {
+                "account_id": features["account_id"].astype(str).to_numpy(),
+                "risk": risk,
+                "score": score,
+                "raw_score": raw,
+                "action": action_names,
+                "requires_human": human,
+                "base_value": pd.array(base, dtype="Float64"),
+                "contributions": contributions,
+                "reasons": reasons,
+            }
+        )
+
+    def _reasons(self, m: RiskModel, row: np.ndarray, contrib: np.ndarray, top_k: int) -> list[dict[str, Any]]:
+        """Top features pushing towards abuse, each as words with the account's own number."""
+        order = np.argsort(-contrib[:-1], kind="stable")
+        out = []
+        for j in order[:top_k]:
+            c = float(contrib[j])
+            if c <= 0:
+                break
+            name = m.features[j]
+            v = float(row[j]) if np.isfinite(row[j]) else None
+            ref = m.reference.get(name)
+            out.append({
+                "feature": name,
+                "value": v,
+                "contribution": c,
+                "percentile": ref.percentile(v) if ref is not None else None,
+                "text_en": reason_text(name, v, ref, "en"),
+                "text_zh": reason_text(name, v, ref, "zh"),
+            })
+        return out
