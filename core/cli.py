@@ -316,6 +316,87 @@ def score(
         out.print(f"drift: every feature's PSI is below {summary['drift']['threshold']} ({drift_file})")
 
 
+case_app = typer.Typer(help="Moderation case files: build one per decision, verify it reproduces.",
+                       no_args_is_help=True)
+app.add_typer(case_app, name="case")
+
+
+@case_app.command("build")
+@friendly_errors
+def case_build(
+    scores: Annotated[Path, typer.Option(help="Scores file written by `reviewguard score`.")],
+    data: Annotated[Path, typer.Option(help="The dataset folder that was scored.")],
+    account: Annotated[list[str], typer.Option(help="Account id (repeat for several).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for <account>/case.json and case.html.")],
+) -> None:
+    """Write case.json (reproducible record) and case.html (moderator page) for accounts."""
+    import pyarrow.parquet as pq
+
+    from reviewguard.engine import connect
+    from reviewguard.reader import open_dataset
+    from reviewguard.serving.case import build_case, render_case_html
+    from reviewguard.serving.predictor import Predictor
+    from reviewguard.training.tracking import download_bundle
+
+    table = pq.read_table(scores, columns=["account_id", "risk", "score", "action", "model_uri", "model_version", "as_of"])
+    frame = table.to_pandas()
+    ds = open_dataset(connect(), data)
+    loaded: dict[str, Any] = {}
+    for acc in account:
+        rows = frame[frame["account_id"] == acc]
+        if rows.empty:
+            raise ReviewguardError(f"account {acc} is not in {scores}")
+        uri = str(rows["model_uri"].iloc[0])
+        if uri not in loaded:
+            bundle, meta = download_bundle(uri)
+            loaded[uri] = Predictor(bundle, model_uri=uri, model_version=meta["model_version"])
+        predictor = loaded[uri]
+        as_of = rows["as_of"].iloc[0].tz_convert("UTC").tz_localize(None).to_pydatetime()
+        case = build_case(ds, predictor, acc, as_of, model_uri=uri, model_version=predictor.model_version)
+        for r in rows.itertuples():
+            d = case["decisions"].get(r.risk)
+            if d is not None and (d["score"] != r.score or d["action"] != r.action):
+                raise ReviewguardError(
+                    f"account {acc}, {r.risk}: the scores file says {r.score!r} ({r.action}) but recomputing "
+                    f"gives {d['score']!r} ({d['action']}); the data or model changed since scoring"
+                )
+        folder = out_dir / acc
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "case.json").write_text(json.dumps(case, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        (folder / "case.html").write_text(render_case_html(case), encoding="utf-8")
+        acts = ", ".join(f"{k}: {v['action']} ({v['score']:.3f})" for k, v in case["decisions"].items())
+        out.print(f"{acc}: {acts} -> {folder}/case.html", highlight=False)
+
+
+@case_app.command("verify")
+@friendly_errors
+def case_verify(
+    case_file: Annotated[Path, typer.Argument(help="A case.json written by `case build`.")],
+    data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the one the case records).")] = None,
+) -> None:
+    """Reload the model from the registry, recompute the features at the recorded as-of, compare exactly."""
+    from reviewguard.engine import connect
+    from reviewguard.reader import open_dataset
+    from reviewguard.serving.case import verify_case
+    from reviewguard.serving.predictor import Predictor
+    from reviewguard.training.tracking import download_bundle
+
+    case = json.loads(case_file.read_text(encoding="utf-8"))
+    bundle, meta = download_bundle(case["model"]["uri"])
+    ds = open_dataset(connect(), data or Path(case["data"]["root"]))
+    result = verify_case(case, ds, Predictor(bundle, model_uri=case["model"]["uri"], model_version=meta["model_version"]))
+    for risk, r in result["risks"].items():
+        out.print(f"{risk}: recorded {r['recorded_score']!r} ({r['recorded_action']}), recomputed "
+                  f"{r['recomputed_score']!r} ({r['recomputed_action']}): {'exact' if r['exact'] else 'DIFFERENT'}",
+                  highlight=False)
+    if not result["reproduced"]:
+        for p in result["problems"]:
+            console.print(f"[red]{p}[/]", highlight=False)
+        out.print("NOT REPRODUCED")
+        raise typer.Exit(1)
+    out.print("REPRODUCED: every score and action matches exactly")
+
+
 @app.command("config")
 def show_config() -> None:
     """Print the default training configuration (TOML, with comments)."""
