@@ -326,8 +326,9 @@ app.add_typer(case_app, name="case")
 def case_build(
     scores: Annotated[Path, typer.Option(help="Scores file written by `reviewguard score`.")],
     data: Annotated[Path, typer.Option(help="The dataset folder that was scored.")],
-    account: Annotated[list[str], typer.Option(help="Account id (repeat for several).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <account>/case.json and case.html.")],
+    account: Annotated[list[str] | None, typer.Option(help="Account id (repeat for several).")] = None,
+    top_flagged: Annotated[int, typer.Option(help="Also build cases for the N highest-scored flagged accounts per risk.")] = 0,
 ) -> None:
     """Write case.json (reproducible record) and case.html (moderator page) for accounts."""
     import pyarrow.parquet as pq
@@ -340,9 +341,17 @@ def case_build(
 
     table = pq.read_table(scores, columns=["account_id", "risk", "score", "action", "model_uri", "model_version", "as_of"])
     frame = table.to_pandas()
+    accounts = list(account or [])
+    if top_flagged:
+        flagged = frame[frame["action"] != "none"].sort_values(["risk", "score", "account_id"],
+                                                               ascending=[True, False, True], kind="stable")
+        for _, g in flagged.groupby("risk"):
+            accounts += [a for a in g["account_id"].head(top_flagged) if a not in accounts]
+    if not accounts:
+        raise ReviewguardError("name accounts with --account, or use --top-flagged N (no account is flagged)")
     ds = open_dataset(connect(), data)
     loaded: dict[str, Any] = {}
-    for acc in account:
+    for acc in accounts:
         rows = frame[frame["account_id"] == acc]
         if rows.empty:
             raise ReviewguardError(f"account {acc} is not in {scores}")

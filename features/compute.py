@@ -335,14 +335,23 @@ def review_order_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     return out
 
 
+def is_money_demand(text: ibis.StringValue) -> ibis.BooleanValue:
+    """The message trades a review for money (lexicon in features/lexicon.py)."""
+    return text.re_search(DEMAND_PATTERN)
+
+
+def named_amount(text: ibis.StringValue) -> ibis.FloatingValue:
+    """The amount of money a message names (¥8,800 / 8800元 / 600 yuan), or null."""
+    return ibis.coalesce(
+        text.re_extract(AMOUNT_BEFORE, 1).nullif(""), text.re_extract(AMOUNT_AFTER, 1).nullif("")
+    ).replace(",", "").try_cast(dt.float64)
+
+
 def message_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     m = _before(ds.tables["messages"], cutoffs, "sent_at")
     m = m.filter(m.sender == "account")
-    demand = m.text.re_search(DEMAND_PATTERN)
-    amount = ibis.coalesce(
-        m.text.re_extract(AMOUNT_BEFORE, 1).nullif(""), m.text.re_extract(AMOUNT_AFTER, 1).nullif("")
-    ).replace(",", "").try_cast(dt.float64)
-    md = m.mutate(demand=demand, amount=ibis.ifelse(demand, amount, ibis.null(dt.float64)))
+    demand = is_money_demand(m.text)
+    md = m.mutate(demand=demand, amount=ibis.ifelse(demand, named_amount(m.text), ibis.null(dt.float64)))
     agg = md.group_by(list(KEY)).aggregate(
         money_demand_messages=md.demand.cast(dt.int64).sum(),
         demanded_amount_max=md.amount.max(),

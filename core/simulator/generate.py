@@ -647,7 +647,7 @@ class Chunk:
             for a in np.flatnonzero(rng.random(self.n) < self.cfg.random_audit_rate):
                 if int(a) in labelled:
                     continue
-                decided = w.start_ms + int(rng.integers(20, self.days)) * DAY
+                decided = w.start_ms + int(rng.integers(min(20, self.days // 2), self.days)) * DAY
                 label = 1 if int(self.pop[a]) in abusive[risk] else int(rng.random() < self.cfg.label_noise / 10)
                 self.labels.append((int(a), risk, label, decided, "random_audit"))
 
