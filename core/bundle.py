@@ -21,7 +21,6 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-
 from reviewguard.errors import ModelLoadError
 
 BUNDLE_FORMAT = "reviewguard-model"

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from reviewguard.errors import ReviewguardError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
-
-from reviewguard.errors import ReviewguardError
 
 # MLflow's download bars would interleave with ours.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -134,8 +133,9 @@ def _print_report(report: Any) -> None:
         table.add_column(col)
     for name, t in report.tables.items():
         problems = "; ".join(f"{v.column}: {v.rule}" + (f" ({v.count:,})" if v.count else "") for v in t.violations)
-        table.add_row(name, Path(t.source).name if t.source else "-", f"{t.rows:,}", f"{t.valid_rows:,}",
-                      problems or "ok")
+        table.add_row(
+            name, Path(t.source).name if t.source else "-", f"{t.rows:,}", f"{t.valid_rows:,}", problems or "ok"
+        )
     out.print(table)
     if report.violations:
         out.print("Problems, with a few offending rows:")
@@ -150,7 +150,9 @@ def _parse_time(value: str | None, what: str) -> Any:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
-        raise ReviewguardError(f"{what}: cannot read {value!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)") from exc
+        raise ReviewguardError(
+            f"{what}: cannot read {value!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)"
+        ) from exc
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts.to_pydatetime()
@@ -160,7 +162,7 @@ def _open(data: Path, engine: str = "duckdb", quarantine: Path | None = None, **
     from reviewguard.engine import connect
     from reviewguard.reader import open_dataset, write_quarantine
 
-    con = connect(engine)  # type: ignore[arg-type]
+    con = connect(engine)
     ds = open_dataset(con, data, bad_rows="quarantine" if quarantine else "error", **kw)
     if quarantine and ds.quarantine:
         for name, n in write_quarantine(ds, quarantine).items():
@@ -193,7 +195,6 @@ def features_build(
 ) -> None:
     """One row per account (or cutoff) with account_id, as_of and every registry feature."""
     import ibis
-
     from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
 
     if as_of and cutoffs:
@@ -205,8 +206,10 @@ def features_build(
         missing = {"account_id", "as_of"} - set(cut.columns)
         if missing:
             raise ReviewguardError(f"cutoffs {cutoffs}: missing column(s) {sorted(missing)}")
-        cut = cut.select(account_id=cut.account_id.cast("string"),
-                         as_of=cut.as_of.cast(ibis.dtype("timestamp('UTC')")).cast("timestamp"))
+        cut = cut.select(
+            account_id=cut.account_id.cast("string"),
+            as_of=cut.as_of.cast(ibis.dtype("timestamp('UTC')")).cast("timestamp"),
+        )
     else:
         moment = _parse_time(as_of, "--as-of") or default_as_of(ds)
         cut = cutoffs_at(ds, moment)
@@ -233,7 +236,9 @@ def features_docs(
 @friendly_errors
 def train(
     data: Annotated[Path, typer.Option(help="Dataset folder with a labels table.")],
-    config: Annotated[Path | None, typer.Option(help="TOML file overriding the defaults (see `reviewguard config`).")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file overriding the defaults (see `reviewguard config`).")
+    ] = None,
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "reviewguard",
     register_as: Annotated[str | None, typer.Option(help="Registered model name.")] = "reviewguard",
     quarantine: Annotated[Path | None, typer.Option(help="Set bad rows aside here instead of stopping.")] = None,
@@ -253,8 +258,9 @@ def train(
         result = train_models(ds, cfg, populations=read_population(data))
     out.print(report_markdown(result), markup=False, highlight=False)
     with console.status(f"logging to MLflow at {tracking_uri()}"):
-        logged = log_training(result, cfg.raw, experiment=experiment, register_as=register_as,
-                              data_path=str(data), client=client)
+        logged = log_training(
+            result, cfg.raw, experiment=experiment, register_as=register_as, data_path=str(data), client=client
+        )
     out.print(f"MLflow run {logged['run_id']} at {tracking_uri()}", highlight=False)
     print(logged["registered_uri"] or logged["model_uri"])
 
@@ -272,7 +278,9 @@ def score(
     model: Annotated[str, typer.Option(help="models:/NAME/VERSION, models:/NAME@alias, or a bundle folder.")],
     data: Annotated[Path, typer.Option(help="Dataset folder (data contract v1).")],
     out_file: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
-    as_of: Annotated[str | None, typer.Option(help="Score as of this moment (UTC); default: after the latest event.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Score as of this moment (UTC); default: after the latest event.")
+    ] = None,
     explain: Annotated[str, typer.Option(help="flagged, all or none: which rows get SHAP reasons.")] = "flagged",
     top_k: Annotated[int, typer.Option(help="Reasons per explained row.")] = 5,
     chunk_size: Annotated[int, typer.Option(help="Accounts per chunk (bounds memory).")] = 100_000,
@@ -300,9 +308,17 @@ def score(
     moment = _parse_time(as_of, "--as-of") or default_as_of(ds)
     with progress_bar() as bar:
         task = bar.add_task("scoring accounts", total=None)
-        summary = score_dataset(ds, predictor, out_file, as_of=moment, explain=explain, top_k=top_k,  # type: ignore[arg-type]
-                                chunk_size=chunk_size, resume=resume,
-                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+        summary = score_dataset(
+            ds,
+            predictor,
+            out_file,
+            as_of=moment,
+            explain=explain,
+            top_k=top_k,
+            chunk_size=chunk_size,
+            resume=resume,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     drift_file = out_file.with_name(out_file.stem + ".drift.json")
     drift_file.write_text(json.dumps(summary["drift"], indent=2))
     out.print(f"scored {summary['accounts']:,} accounts as of {summary['as_of']} -> {out_file}", highlight=False)
@@ -310,14 +326,17 @@ def score(
     out.print(f"actions (account x risk): {acts}", highlight=False)
     warn = summary["drift"]["warnings"]
     if warn:
-        console.print(f"[yellow]drift:[/] PSI above {summary['drift']['threshold']} for {', '.join(warn)} "
-                      f"(details in {drift_file})")
+        console.print(
+            f"[yellow]drift:[/] PSI above {summary['drift']['threshold']} for {', '.join(warn)} "
+            f"(details in {drift_file})"
+        )
     else:
         out.print(f"drift: every feature's PSI is below {summary['drift']['threshold']} ({drift_file})")
 
 
-case_app = typer.Typer(help="Moderation case files: build one per decision, verify it reproduces.",
-                       no_args_is_help=True)
+case_app = typer.Typer(
+    help="Moderation case files: build one per decision, verify it reproduces.", no_args_is_help=True
+)
 app.add_typer(case_app, name="case")
 
 
@@ -328,23 +347,27 @@ def case_build(
     data: Annotated[Path, typer.Option(help="The dataset folder that was scored.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <account>/case.json and case.html.")],
     account: Annotated[list[str] | None, typer.Option(help="Account id (repeat for several).")] = None,
-    top_flagged: Annotated[int, typer.Option(help="Also build cases for the N highest-scored flagged accounts per risk.")] = 0,
+    top_flagged: Annotated[
+        int, typer.Option(help="Also build cases for the N highest-scored flagged accounts per risk.")
+    ] = 0,
 ) -> None:
     """Write case.json (reproducible record) and case.html (moderator page) for accounts."""
     import pyarrow.parquet as pq
-
     from reviewguard.engine import connect
     from reviewguard.reader import open_dataset
     from reviewguard.serving.case import build_case, render_case_html
     from reviewguard.serving.predictor import Predictor
     from reviewguard.training.tracking import download_bundle
 
-    table = pq.read_table(scores, columns=["account_id", "risk", "score", "action", "model_uri", "model_version", "as_of"])
+    table = pq.read_table(
+        scores, columns=["account_id", "risk", "score", "action", "model_uri", "model_version", "as_of"]
+    )
     frame = table.to_pandas()
     accounts = list(account or [])
     if top_flagged:
-        flagged = frame[frame["action"] != "none"].sort_values(["risk", "score", "account_id"],
-                                                               ascending=[True, False, True], kind="stable")
+        flagged = frame[frame["action"] != "none"].sort_values(
+            ["risk", "score", "account_id"], ascending=[True, False, True], kind="stable"
+        )
         for _, g in flagged.groupby("risk"):
             accounts += [a for a in g["account_id"].head(top_flagged) if a not in accounts]
     if not accounts:
@@ -393,11 +416,15 @@ def case_verify(
     case = json.loads(case_file.read_text(encoding="utf-8"))
     bundle, meta = download_bundle(case["model"]["uri"])
     ds = open_dataset(connect(), data or Path(case["data"]["root"]))
-    result = verify_case(case, ds, Predictor(bundle, model_uri=case["model"]["uri"], model_version=meta["model_version"]))
+    result = verify_case(
+        case, ds, Predictor(bundle, model_uri=case["model"]["uri"], model_version=meta["model_version"])
+    )
     for risk, r in result["risks"].items():
-        out.print(f"{risk}: recorded {r['recorded_score']!r} ({r['recorded_action']}), recomputed "
-                  f"{r['recomputed_score']!r} ({r['recomputed_action']}): {'exact' if r['exact'] else 'DIFFERENT'}",
-                  highlight=False)
+        out.print(
+            f"{risk}: recorded {r['recorded_score']!r} ({r['recorded_action']}), recomputed "
+            f"{r['recomputed_score']!r} ({r['recomputed_action']}): {'exact' if r['exact'] else 'DIFFERENT'}",
+            highlight=False,
+        )
     if not result["reproduced"]:
         for p in result["problems"]:
             console.print(f"[red]{p}[/]", highlight=False)

@@ -175,9 +175,7 @@ LABELS = Table(
     description="Moderation outcomes; training and evaluation only.",
 )
 
-TABLES: dict[str, Table] = {
-    t.name: t for t in (ACCOUNTS, ORDERS, REVIEWS, MESSAGES, TRANSFERS, REPORTS, LIKES, LABELS)
-}
+TABLES: dict[str, Table] = {t.name: t for t in (ACCOUNTS, ORDERS, REVIEWS, MESSAGES, TRANSFERS, REPORTS, LIKES, LABELS)}
 
 EVENT_TABLES = ("orders", "reviews", "messages", "transfers", "reports", "likes")
 

@@ -18,7 +18,6 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.datatypes as dt
 from ibis.backends import BaseBackend
-
 from reviewguard.contract import CONTRACT_VERSION, TABLES, Column, Table
 from reviewguard.engine import engine_name, materialize
 from reviewguard.errors import ContractError
@@ -231,12 +230,10 @@ def _parse(col: ibis.Value, spec: Column) -> ibis.Value | None:
             return col
         if src.is_string():
             low = col.lower().strip()
-            return (
-                ibis.cases(
-                    (low.isin(["true", "t", "1", "yes"]), True),
-                    (low.isin(["false", "f", "0", "no"]), False),
-                    else_=ibis.null(dt.boolean),
-                )
+            return ibis.cases(
+                (low.isin(["true", "t", "1", "yes"]), True),
+                (low.isin(["false", "f", "0", "no"]), False),
+                else_=ibis.null(dt.boolean),
             )
         if src.is_integer():
             return ibis.cases((col == 1, True), (col == 0, False), else_=ibis.null(dt.boolean))
@@ -244,9 +241,9 @@ def _parse(col: ibis.Value, spec: Column) -> ibis.Value | None:
     raise AssertionError(target)
 
 
-def _row_rules(raw: ibis.Table, spec: Table, allowed_override: dict[str, tuple[str, ...]]) -> tuple[
-    dict[str, ibis.Value], dict[tuple[str, str], ibis.Value], list[Violation]
-]:
+def _row_rules(
+    raw: ibis.Table, spec: Table, allowed_override: dict[str, tuple[str, ...]]
+) -> tuple[dict[str, ibis.Value], dict[tuple[str, str], ibis.Value], list[Violation]]:
     """Normalised columns, per-row rule flags keyed (column, rule), and fatal column problems."""
     normalised: dict[str, ibis.Value] = {}
     flags: dict[tuple[str, str], ibis.Value] = {}
@@ -291,9 +288,7 @@ def _row_rules(raw: ibis.Table, spec: Table, allowed_override: dict[str, tuple[s
             flags[(c.name, f"must be <= {c.max_value:g}")] = (parsed > c.max_value).fill_null(False)
         allowed = allowed_override.get(f"{spec.name}.{c.name}", c.allowed)
         if allowed is not None:
-            flags[(c.name, f"must be one of {', '.join(allowed)}")] = (~parsed.isin(list(allowed))).fill_null(
-                False
-            )
+            flags[(c.name, f"must be one of {', '.join(allowed)}")] = (~parsed.isin(list(allowed))).fill_null(False)
     return normalised, flags, fatal
 
 
@@ -340,7 +335,7 @@ def _check_table(
         elif c.references and valid_accounts is None:
             extra_flags[(c.name, "unknown account (accounts table unusable)")] = ibis.literal(True)
     if extra_flags:
-        for i, (key, v) in enumerate(extra_flags.items(), start=len(flag_names)):
+        for i, key in enumerate(extra_flags, start=len(flag_names)):
             flag_names[key] = f"__rule_{i}"
         staged = materialize(
             con,
@@ -370,8 +365,10 @@ def _check_table(
             .limit(EXAMPLES_PER_RULE)
             .execute()
         )
-        examples = [{c: v for c, v in row.items() if v is not None and str(v) not in ("nan", "NaT", "None")}
-                    for row in sample.to_dict("records")]
+        examples = [
+            {c: v for c, v in row.items() if v is not None and str(v) not in ("nan", "NaT", "None")}
+            for row in sample.to_dict("records")
+        ]
         report.violations.append(Violation(spec.name, key[0], key[1], k, examples))
 
     clean = staged.filter(~any_bad).select(*[staged[f"__n_{c}"].name(c) for c in spec.column_names])
@@ -444,15 +441,11 @@ def open_dataset(
         if found is None:
             if spec.required:
                 report.tables[name] = TableReport(name, None)
-                report.tables[name].violations.append(
-                    Violation(name, "*", "required table is missing", 0, fatal=True)
-                )
+                report.tables[name].violations.append(Violation(name, "*", "required table is missing", 0, fatal=True))
             continue
         layout, path = found
         raw = _read_raw(con, layout, path, name)
-        table_report, table_clean, table_bad = _check_table(
-            con, spec, raw, path, valid_accounts, allowed_override
-        )
+        table_report, table_clean, table_bad = _check_table(con, spec, raw, path, valid_accounts, allowed_override)
         report.tables[name] = table_report
         if table_clean is not None:
             clean[name] = table_clean

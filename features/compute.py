@@ -17,11 +17,10 @@ rounding keeps the same data giving the same features bit for bit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import ibis
 import ibis.expr.datatypes as dt
-
 from reviewguard.features.lexicon import AMOUNT_AFTER, AMOUNT_BEFORE, DEMAND_PATTERN
 from reviewguard.features.registry import BY_NAME, FEATURES
 from reviewguard.reader import Dataset
@@ -59,8 +58,9 @@ def _entropy_bits(counts: ibis.Table, key: tuple[str, ...], count_col: str) -> i
     return per.select(*key, entropy=n.log2() - per.__clogc / n)
 
 
-def _before(events: ibis.Table, cutoffs: ibis.Table, time_col: str, days: int | None = None,
-            account_col: str = "account_id") -> ibis.Table:
+def _before(
+    events: ibis.Table, cutoffs: ibis.Table, time_col: str, days: int | None = None, account_col: str = "account_id"
+) -> ibis.Table:
     """Events of each cutoff's account strictly before its as_of (within ``days`` if given)."""
     joined = events.join(cutoffs, events[account_col] == cutoffs.account_id)
     if account_col != "account_id":
@@ -130,12 +130,20 @@ def like_volume_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
         __hours=per_hour.count(),
     )
     out = (
-        counts.left_join(day_stats, list(KEY)).drop(*[f"{k}_right" for k in KEY])
-        .left_join(minute_stats, list(KEY)).drop(*[f"{k}_right" for k in KEY])
-        .left_join(hour_stats, list(KEY)).drop(*[f"{k}_right" for k in KEY])
+        counts.left_join(day_stats, list(KEY))
+        .drop(*[f"{k}_right" for k in KEY])
+        .left_join(minute_stats, list(KEY))
+        .drop(*[f"{k}_right" for k in KEY])
+        .left_join(hour_stats, list(KEY))
+        .drop(*[f"{k}_right" for k in KEY])
     )
     return out.select(
-        *KEY, "likes_1d", "likes_7d", "likes_30d", "likes_90d", "likes_per_day_max",
+        *KEY,
+        "likes_1d",
+        "likes_7d",
+        "likes_30d",
+        "likes_90d",
+        "likes_per_day_max",
         likes_per_active_day_mean=_share(out.__likes, out.__days),
         likes_per_minute_max=out.likes_per_minute_max,
         likes_per_hour_max=out.likes_per_hour_max,
@@ -170,16 +178,18 @@ def like_timing_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     cv = ibis.ifelse((stats.__sg_n > 1) & (mean > 0), var.clip(lower=0).sqrt() / mean, ibis.null(dt.float64))
 
     bins = g.filter(in_session).mutate(bin=(g.gap + 1).cast(dt.float64).log2().floor().cast(dt.int64))
-    gap_entropy = _entropy_bits(
-        bins.group_by([*KEY, "bin"]).aggregate(c=bins.count()), KEY, "c"
-    ).rename(like_gap_entropy_bits="entropy")
+    gap_entropy = _entropy_bits(bins.group_by([*KEY, "bin"]).aggregate(c=bins.count()), KEY, "c").rename(
+        like_gap_entropy_bits="entropy"
+    )
     hours = g.group_by([*KEY, g.liked_at.hour().name("h")]).aggregate(c=g.count())
     hour_entropy = _entropy_bits(hours, KEY, "c").rename(like_hour_entropy_bits="entropy")
 
     out = (
         stats.mutate(__cv=cv)
-        .left_join(gap_entropy, list(KEY)).drop(*[f"{k}_right" for k in KEY])
-        .left_join(hour_entropy, list(KEY)).drop(*[f"{k}_right" for k in KEY])
+        .left_join(gap_entropy, list(KEY))
+        .drop(*[f"{k}_right" for k in KEY])
+        .left_join(hour_entropy, list(KEY))
+        .drop(*[f"{k}_right" for k in KEY])
     )
     return out.select(
         *KEY,
@@ -231,13 +241,18 @@ def lockstep_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     a cutoff only when it ended before the as_of, so nothing after it leaks.
     """
     likes = ds.tables["likes"]
-    l = likes.select("account_id", "content_id", "liked_at",
-                     bucket=(epoch_ms(likes.liked_at) / LOCKSTEP_WINDOW_MS).floor().cast(dt.int64))
+    stamped = likes.select(
+        "account_id",
+        "content_id",
+        "liked_at",
+        bucket=(epoch_ms(likes.liked_at) / LOCKSTEP_WINDOW_MS).floor().cast(dt.int64),
+    )
     # Only accounts with a cutoff can have peers that matter; crowds are left out.
-    crowd = l.group_by(["content_id", "bucket"]).aggregate(likers=l.account_id.nunique())
+    crowd = stamped.group_by(["content_id", "bucket"]).aggregate(likers=stamped.account_id.nunique())
     small = crowd.filter((crowd.likers >= 2) & (crowd.likers <= LOCKSTEP_MAX_LIKERS)).select("content_id", "bucket")
-    ls = l.semi_join(small, ["content_id", "bucket"]).distinct(on=["account_id", "content_id", "bucket"],
-                                                               keep="first")
+    kept = stamped.semi_join(small, ["content_id", "bucket"])
+    # One like per account, item and window (the earliest): deterministic on any engine.
+    ls = kept.group_by(["account_id", "content_id", "bucket"]).aggregate(liked_at=kept.liked_at.min())
     mine = ls.semi_join(cutoffs, "account_id")
     other = ls.rename(peer="account_id", peer_liked_at="liked_at")
     pairs = mine.join(
@@ -248,9 +263,7 @@ def lockstep_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     later = ibis.greatest(pairs.liked_at, pairs.peer_liked_at)
     hourly = pairs.group_by(["account_id", "peer", later.truncate("h").name("hour")]).aggregate(c=pairs.count())
     j = hourly.join(cutoffs, "account_id")
-    j = j.filter(
-        (j.hour + ibis.interval(hours=1) <= j.as_of) & (j.hour >= j.as_of - ibis.interval(days=30))
-    )
+    j = j.filter((j.hour + ibis.interval(hours=1) <= j.as_of) & (j.hour >= j.as_of - ibis.interval(days=30)))
     per_peer = j.group_by([*KEY, "peer"]).aggregate(c=j.c.sum())
     peers = per_peer.filter(per_peer.c >= LOCKSTEP_MIN_SHARED)
     return peers.group_by(list(KEY)).aggregate(lockstep_peer_accounts=peers.count())
@@ -303,7 +316,9 @@ def review_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
         negatively_reviewed_merchants=ibis.ifelse(neg, r.merchant_id, ibis.null(dt.string)).nunique(),
     )
     return agg.select(
-        *KEY, "negative_reviews_30d", "negative_reviews_90d",
+        *KEY,
+        "negative_reviews_30d",
+        "negative_reviews_90d",
         negative_review_share=_share(agg.__neg, agg.__all),
         negatively_reviewed_merchants=agg.negatively_reviewed_merchants,
     )
@@ -315,9 +330,7 @@ def review_order_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     orders = ds.tables["orders"]
     o = orders.select("order_id", delivered=orders.delivered_at)
     j = nr.join(o, "order_id").filter(lambda t: t.delivered.notnull() & (t.delivered < t.created_at))
-    delay = j.group_by(list(KEY)).aggregate(
-        __ms=(epoch_ms(j.created_at) - epoch_ms(j.delivered)).sum(), __n=j.count()
-    )
+    delay = j.group_by(list(KEY)).aggregate(__ms=(epoch_ms(j.created_at) - epoch_ms(j.delivered)).sum(), __n=j.count())
     daily = orders.group_by(["merchant_id", orders.ordered_at.truncate("D").name("day")]).aggregate(n=orders.count())
     targets = nr.select(*KEY, "merchant_id").distinct()
     sized = targets.join(daily, "merchant_id").filter(lambda t: t.day < t.as_of.truncate("D"))
@@ -342,9 +355,11 @@ def is_money_demand(text: ibis.StringValue) -> ibis.BooleanValue:
 
 def named_amount(text: ibis.StringValue) -> ibis.FloatingValue:
     """The amount of money a message names (¥8,800 / 8800元 / 600 yuan), or null."""
-    return ibis.coalesce(
-        text.re_extract(AMOUNT_BEFORE, 1).nullif(""), text.re_extract(AMOUNT_AFTER, 1).nullif("")
-    ).replace(",", "").try_cast(dt.float64)
+    return (
+        ibis.coalesce(text.re_extract(AMOUNT_BEFORE, 1).nullif(""), text.re_extract(AMOUNT_AFTER, 1).nullif(""))
+        .replace(",", "")
+        .try_cast(dt.float64)
+    )
 
 
 def message_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
@@ -358,9 +373,7 @@ def message_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     )
     out = agg
     if ds.has("orders"):
-        per_merchant = md.filter(md.amount.notnull()).group_by([*KEY, "merchant_id"]).aggregate(
-            demand=md.amount.max()
-        )
+        per_merchant = md.filter(md.amount.notnull()).group_by([*KEY, "merchant_id"]).aggregate(demand=md.amount.max())
         o = _before(ds.tables["orders"], cutoffs, "ordered_at")
         paid = o.group_by([*KEY, "merchant_id"]).aggregate(order_amount=o.amount.max())
         ratio = per_merchant.join(paid, [*KEY, "merchant_id"])
@@ -378,9 +391,13 @@ def message_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
                 nr.as_of == m.as_of,
             ],
         )
-        followed = followed.filter(
-            (followed.sent_at > followed.rt) & (followed.sent_at <= followed.rt + ibis.interval(hours=72))
-        ).select(*KEY, "review_id").distinct()
+        followed = (
+            followed.filter(
+                (followed.sent_at > followed.rt) & (followed.sent_at <= followed.rt + ibis.interval(hours=72))
+            )
+            .select(*KEY, "review_id")
+            .distinct()
+        )
         n_followed = followed.group_by(list(KEY)).aggregate(__f=followed.count())
         n_neg = nr.group_by(list(KEY)).aggregate(__neg=nr.count())
         share = n_neg.left_join(n_followed, list(KEY)).drop(*[f"{k}_right" for k in KEY])
@@ -410,10 +427,16 @@ def transfer_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
         ratio = ibis.null(dt.float64)
     # Removed after payment: deleted, or raised to 3+ stars, within 7 days of the payment and before as_of.
     removed = (
-        (j.deleted_at.notnull() & (j.deleted_at >= j.paid_at) & (j.deleted_at <= j.paid_at + ibis.interval(days=7))
-         & (j.deleted_at < j.as_of))
-        | (j.edited_at.notnull() & (j.edited_rating >= 3) & (j.edited_at >= j.paid_at)
-           & (j.edited_at <= j.paid_at + ibis.interval(days=7)) & (j.edited_at < j.as_of))
+        j.deleted_at.notnull()
+        & (j.deleted_at >= j.paid_at)
+        & (j.deleted_at <= j.paid_at + ibis.interval(days=7))
+        & (j.deleted_at < j.as_of)
+    ) | (
+        j.edited_at.notnull()
+        & (j.edited_rating >= 3)
+        & (j.edited_at >= j.paid_at)
+        & (j.edited_at <= j.paid_at + ibis.interval(days=7))
+        & (j.edited_at < j.as_of)
     )
     jj = j.mutate(ratio=ratio, removed=removed)
     agg = jj.group_by(list(KEY)).aggregate(
@@ -440,10 +463,13 @@ def report_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
 
 
 def crew_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
-    """Accounts sharing a device or address that also reviewed a same merchant negatively."""
+    """Accounts sharing a device or address that also reviewed negatively, or messaged, a shop
+    this account reviewed negatively."""
     links = []
-    for column, sources in (("device_id", (("orders", "ordered_at"), ("reviews", "created_at"))),
-                            ("address_id", (("orders", "ordered_at"),))):
+    for column, sources in (
+        ("device_id", (("orders", "ordered_at"), ("reviews", "created_at"))),
+        ("address_id", (("orders", "ordered_at"),)),
+    ):
         used = _first_use(ds, column, sources)
         if used is not None:
             links.append(used.rename(link=column))
@@ -456,11 +482,17 @@ def crew_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     linked = linked.filter(linked.other_first < linked.as_of).select(*KEY, "other").distinct()
 
     reviews = ds.tables["reviews"]
-    negs = reviews.filter(reviews.rating <= 2).select("account_id", "merchant_id", "created_at")
-    my_targets = _before(negs, cutoffs, "created_at").select(*KEY, "merchant_id").distinct()
-    their = negs.rename(other="account_id", other_created="created_at")
+    negs = reviews.filter(reviews.rating <= 2).select("account_id", "merchant_id", at="created_at")
+    my_targets = _before(negs, cutoffs, "at").select(*KEY, "merchant_id").distinct()
+    # The division of labour: one member reviews, another one talks to the shop.
+    acts = negs
+    messages = ds.table("messages")
+    if messages is not None:
+        sent = messages.filter(messages.sender == "account")
+        acts = ibis.union(negs, sent.select("account_id", "merchant_id", at=sent.sent_at))
+    their = acts.rename(other="account_id", other_at="at")
     j = linked.join(my_targets, list(KEY)).join(their, ["other", "merchant_id"])
-    j = j.filter(j.other_created < j.as_of)
+    j = j.filter(j.other_at < j.as_of)
     return j.group_by(list(KEY)).aggregate(crew_accounts_sharing_device_or_address=j.other.nunique())
 
 
@@ -471,15 +503,25 @@ def crew_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
 FAMILY_SPECS: tuple[tuple[Family, tuple[str, ...], tuple[str, ...]], ...] = (
     (account_features, ("accounts",), ()),
     (order_features, ("orders",), ("orders_90d",)),
-    (like_volume_features, ("likes",),
-     ("likes_1d", "likes_7d", "likes_30d", "likes_90d", "likes_per_day_max", "likes_per_minute_max",
-      "likes_per_hour_max", "hours_over_300_likes")),
+    (
+        like_volume_features,
+        ("likes",),
+        (
+            "likes_1d",
+            "likes_7d",
+            "likes_30d",
+            "likes_90d",
+            "likes_per_day_max",
+            "likes_per_minute_max",
+            "likes_per_hour_max",
+            "hours_over_300_likes",
+        ),
+    ),
     (like_timing_features, ("likes",), ()),
     (like_audience_features, ("likes",), ("liked_authors_30d",)),
     (lockstep_features, ("likes",), ("lockstep_peer_accounts",)),
     (device_features, ("likes", "orders", "reviews"), ("accounts_sharing_device",)),
-    (review_features, ("reviews",),
-     ("negative_reviews_30d", "negative_reviews_90d", "negatively_reviewed_merchants")),
+    (review_features, ("reviews",), ("negative_reviews_30d", "negative_reviews_90d", "negatively_reviewed_merchants")),
     (review_order_features, ("reviews", "orders"), ()),
     (message_features, ("messages",), ("money_demand_messages",)),
     (transfer_features, ("reviews", "transfers"), ("transfers_after_negative_review",)),
@@ -558,7 +600,7 @@ def default_as_of(ds: Dataset) -> datetime:
 def cutoffs_at(ds: Dataset, as_of: datetime) -> ibis.Table:
     """One cutoff per account that existed at ``as_of``."""
     if as_of.tzinfo is not None:
-        as_of = as_of.astimezone(timezone.utc).replace(tzinfo=None)
+        as_of = as_of.astimezone(UTC).replace(tzinfo=None)
     acc = ds.tables["accounts"]
     lit = ibis.literal(as_of, type=dt.timestamp)
     return acc.filter(acc.created_at < lit).select("account_id", as_of=lit)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reviewguard.features.registry import FAMILIES, FEATURE_SET_VERSION, FEATURES
+from reviewguard.features.registry import FAMILIES, FEATURE_SET_VERSION, FEATURES, Feature
 
 _DIRECTION = {1: "+1 (higher is riskier)", -1: "-1 (higher is safer)", 0: "0 (unconstrained)"}
 
@@ -46,7 +46,7 @@ def render_features_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _feature_block(f) -> list[str]:  # type: ignore[no-untyped-def]
+def _feature_block(f: Feature) -> list[str]:
     return [
         f"### `{f.name}`",
         "",

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from reviewguard.engine import materialize
 from reviewguard.errors import ReviewguardError
 from reviewguard.features.compute import build_features, cutoffs_at
@@ -37,17 +36,35 @@ from reviewguard.serving.predictor import SCORE_COLUMNS, Explain, Predictor
 PSI_WARN = 0.25
 MANIFEST = "manifest.json"
 
-REASON_TYPE = pa.struct([
-    ("feature", pa.string()), ("value", pa.float64()), ("contribution", pa.float64()),
-    ("percentile", pa.float64()), ("text_en", pa.string()), ("text_zh", pa.string()),
-])
-SCORE_SCHEMA = pa.schema([
-    ("account_id", pa.string()), ("risk", pa.string()), ("score", pa.float64()), ("raw_score", pa.float64()),
-    ("action", pa.string()), ("requires_human", pa.bool_()), ("base_value", pa.float64()),
-    ("contributions", pa.string()), ("reasons", pa.list_(REASON_TYPE)), ("model_uri", pa.string()),
-    ("model_version", pa.string()), ("feature_set_version", pa.string()), ("policy_version", pa.string()),
-    ("as_of", pa.timestamp("us", tz="UTC")), ("scored_at", pa.timestamp("us", tz="UTC")),
-])
+REASON_TYPE = pa.struct(
+    [
+        ("feature", pa.string()),
+        ("value", pa.float64()),
+        ("contribution", pa.float64()),
+        ("percentile", pa.float64()),
+        ("text_en", pa.string()),
+        ("text_zh", pa.string()),
+    ]
+)
+SCORE_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("risk", pa.string()),
+        ("score", pa.float64()),
+        ("raw_score", pa.float64()),
+        ("action", pa.string()),
+        ("requires_human", pa.bool_()),
+        ("base_value", pa.float64()),
+        ("contributions", pa.string()),
+        ("reasons", pa.list_(REASON_TYPE)),
+        ("model_uri", pa.string()),
+        ("model_version", pa.string()),
+        ("feature_set_version", pa.string()),
+        ("policy_version", pa.string()),
+        ("as_of", pa.timestamp("us", tz="UTC")),
+        ("scored_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 assert SCORE_SCHEMA.names == SCORE_COLUMNS
 
 
@@ -110,8 +127,16 @@ class DriftAccumulator:
 def run_key(predictor: Predictor, ds: Dataset, as_of: datetime, explain: str, top_k: int, chunk_size: int) -> str:
     """What a resumed run must share with the interrupted one to reuse its parts."""
     h = hashlib.sha256()
-    for part in (predictor.bundle.fingerprint(), ds.fingerprint, as_of.isoformat(), explain, str(top_k),
-                 str(chunk_size), predictor.model_uri, predictor.model_version):
+    for part in (
+        predictor.bundle.fingerprint(),
+        ds.fingerprint,
+        as_of.isoformat(),
+        explain,
+        str(top_k),
+        str(chunk_size),
+        predictor.model_uri,
+        predictor.model_version,
+    ):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -121,8 +146,11 @@ def to_arrow(scores: pd.DataFrame) -> pa.Table:
     frame = scores.copy()
     frame["base_value"] = frame["base_value"].astype("float64")
     for col in ("as_of", "scored_at"):
-        frame[col] = pd.to_datetime(frame[col]).dt.tz_localize("UTC") if pd.to_datetime(frame[col]).dt.tz is None \
+        frame[col] = (
+            pd.to_datetime(frame[col]).dt.tz_localize("UTC")
+            if pd.to_datetime(frame[col]).dt.tz is None
             else pd.to_datetime(frame[col])
+        )
     return pa.Table.from_pandas(frame, schema=SCORE_SCHEMA, preserve_index=False)
 
 
@@ -160,8 +188,12 @@ def score_dataset(
     elif resume and out.exists():
         raise ReviewguardError(f"--resume: {out} is already complete; nothing to resume")
     if not manifest:
-        manifest = {"run_key": key, "scored_at": (scored_at or datetime.utcnow()).isoformat(),
-                    "chunk_size": chunk_size, "parts": {}}
+        manifest = {
+            "run_key": key,
+            "scored_at": (scored_at or datetime.utcnow()).isoformat(),
+            "chunk_size": chunk_size,
+            "parts": {},
+        }
     parts.mkdir(parents=True, exist_ok=True)
     stamp = pd.Timestamp(manifest["scored_at"])
 

@@ -27,9 +27,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 import reviewguard
+from jinja2 import Environment, PackageLoader, select_autoescape
 from reviewguard.bundle import Bundle
 from reviewguard.features.compute import NIGHT_HOURS_UTC, build_features
 from reviewguard.features.registry import BY_NAME, CONTEXT_FAMILIES
@@ -69,20 +68,28 @@ def _like_evidence(ds: Dataset, account_id: str, as_of: datetime, bundle: Bundle
     if likes is None:
         return None
     lit = ibis.literal(pd.Timestamp(as_of), type="timestamp")
-    mine = likes.filter((likes.account_id == account_id) & (likes.liked_at < lit)
-                        & (likes.liked_at >= lit - ibis.interval(days=30)))
-    per_hour = mine.group_by(hour=mine.liked_at.truncate("h")).aggregate(
-        likes=mine.count(), without_open=mine.dwell_ms.isnull().cast("int64").sum()).order_by("hour").to_pandas()
+    mine = likes.filter(
+        (likes.account_id == account_id) & (likes.liked_at < lit) & (likes.liked_at >= lit - ibis.interval(days=30))
+    )
+    per_hour = (
+        mine.group_by(hour=mine.liked_at.truncate("h"))
+        .aggregate(likes=mine.count(), without_open=mine.dwell_ms.isnull().cast("int64").sum())
+        .order_by("hour")
+        .to_pandas()
+    )
     ref = None
     for m in bundle.risks.values():
         ref = m.reference.get("likes_per_hour_max") or ref
     return {
         "window_days": 30,
-        "hours": [{"hour": _ts(r.hour), "likes": int(r.likes), "without_open": int(r.without_open)}
-                  for r in per_hour.itertuples()],
+        "hours": [
+            {"hour": _ts(r.hour), "likes": int(r.likes), "without_open": int(r.without_open)}
+            for r in per_hour.itertuples()
+        ],
         "night_hours_utc": list(NIGHT_HOURS_UTC),
-        "population_likes_per_hour_max": None if ref is None else {
-            "p50": ref.quantiles[50], "p90": ref.quantiles[90], "p99": ref.p99},
+        "population_likes_per_hour_max": None
+        if ref is None
+        else {"p50": ref.quantiles[50], "p90": ref.quantiles[90], "p99": ref.p99},
     }
 
 
@@ -103,7 +110,11 @@ def _extortion_evidence(ds: Dataset, account_id: str, as_of: datetime) -> dict[s
             return pd.DataFrame()
         return t.filter((t.account_id == account_id) & t.merchant_id.isin(merchants) & (t[time_col] < lit)).to_pandas()
 
-    msgs, transfers, reports = frame("messages", "sent_at"), frame("transfers", "paid_at"), frame("reports", "reported_at")
+    msgs, transfers, reports = (
+        frame("messages", "sent_at"),
+        frame("transfers", "paid_at"),
+        frame("reports", "reported_at"),
+    )
     orders = ds.table("orders")
     order_amount: dict[str, float] = {}
     if orders is not None:
@@ -119,24 +130,35 @@ def _extortion_evidence(ds: Dataset, account_id: str, as_of: datetime) -> dict[s
         oa = order_amount.get(str(r.order_id)) if r.order_id is not None else None
         if oa and oa[1]:  # type: ignore[index]
             events.append({"at": oa[1], "kind": "delivered", "text": f"order {oa[0]:,.2f} yuan delivered"})  # type: ignore[index]
-        events.append({"at": _ts(start), "kind": "negative_review", "text": _excerpt(r.text),
-                       "rating": int(r.rating)})
+        events.append({"at": _ts(start), "kind": "negative_review", "text": _excerpt(r.text), "rating": int(r.rating)})
         if not msgs.empty:
             m = msgs[(msgs.merchant_id == r.merchant_id) & (msgs.sent_at >= start) & (msgs.sent_at < end)]
             for x in m.sort_values("sent_at").itertuples():
                 events.append({"at": _ts(x.sent_at), "kind": f"message_from_{x.sender}", "text": _excerpt(x.text)})
         if not transfers.empty:
-            t = transfers[(transfers.merchant_id == r.merchant_id) & (transfers.paid_at >= start)
-                          & (transfers.paid_at < end)]
+            t = transfers[
+                (transfers.merchant_id == r.merchant_id) & (transfers.paid_at >= start) & (transfers.paid_at < end)
+            ]
             for x in t.sort_values("paid_at").itertuples():
-                events.append({"at": _ts(x.paid_at), "kind": "transfer",
-                               "text": f"{x.kind}: {x.amount:,.2f} yuan from the merchant"})
+                events.append(
+                    {
+                        "at": _ts(x.paid_at),
+                        "kind": "transfer",
+                        "text": f"{x.kind}: {x.amount:,.2f} yuan from the merchant",
+                    }
+                )
         if r.deleted_at is not None and not pd.isna(r.deleted_at) and pd.Timestamp(r.deleted_at) < pd.Timestamp(as_of):
             events.append({"at": _ts(r.deleted_at), "kind": "review_deleted", "text": "review deleted"})
         if r.edited_at is not None and not pd.isna(r.edited_at) and pd.Timestamp(r.edited_at) < pd.Timestamp(as_of):
-            events.append({"at": _ts(r.edited_at), "kind": "review_edited",
-                           "text": f"rating changed to {int(r.edited_rating)}" if not pd.isna(r.edited_rating)
-                           else "review edited"})
+            events.append(
+                {
+                    "at": _ts(r.edited_at),
+                    "kind": "review_edited",
+                    "text": f"rating changed to {int(r.edited_rating)}"
+                    if not pd.isna(r.edited_rating)
+                    else "review edited",
+                }
+            )
         if not reports.empty:
             p = reports[(reports.merchant_id == r.merchant_id) & (reports.reported_at >= start)]
             for x in p.sort_values("reported_at").itertuples():
@@ -151,14 +173,19 @@ def _lower_action(policy: dict[str, Any], risk: str, action: str, score: float) 
     enabled = [a for a in acts if a["threshold"] is not None]
     if action == NO_ACTION:
         nxt = next((a for a in enabled if a["threshold"] > score), None)
-        return ("no action; the lightest action, " + nxt["name"] + f", starts at {nxt['threshold']:.4f}") if nxt \
+        return (
+            ("no action; the lightest action, " + nxt["name"] + f", starts at {nxt['threshold']:.4f}")
+            if nxt
             else "no action"
+        )
     idx = [a["name"] for a in enabled].index(action) if action in [a["name"] for a in enabled] else -1
     if idx <= 0:
         return f"a score below {enabled[0]['threshold']:.4f} would mean no action" if enabled else ""
     below = enabled[idx - 1]
-    return (f"a score below {enabled[idx]['threshold']:.4f} would lower the action to {below['name']}; "
-            f"below {enabled[0]['threshold']:.4f}, no action")
+    return (
+        f"a score below {enabled[idx]['threshold']:.4f} would lower the action to {below['name']}; "
+        f"below {enabled[0]['threshold']:.4f}, no action"
+    )
 
 
 def build_case(
@@ -220,7 +247,7 @@ def build_case(
         "decisions": decisions,
         "evidence": evidence,
         "privacy": "message excerpts only for the reviewed shops' timelines; merchant ids hashed; "
-                   "no other account named",
+        "no other account named",
     }
 
 
@@ -229,8 +256,7 @@ def verify_case(case: dict[str, Any], ds: Dataset, predictor: Predictor) -> dict
     as_of = pd.Timestamp(case["as_of"]).to_pydatetime()
     problems = []
     if ds.fingerprint != case["data"]["fingerprint"]:
-        problems.append(f"data fingerprint differs: case {case['data']['fingerprint'][:12]}, "
-                        f"now {ds.fingerprint[:12]}")
+        problems.append(f"data fingerprint differs: case {case['data']['fingerprint'][:12]}, now {ds.fingerprint[:12]}")
     if predictor.bundle.fingerprint() != case["model"]["fingerprint"]:
         problems.append("model fingerprint differs from the one recorded in the case")
     feats = account_features(ds, case["account_id"], as_of)
@@ -240,13 +266,23 @@ def verify_case(case: dict[str, Any], ds: Dataset, predictor: Predictor) -> dict
         want = case["decisions"].get(row.risk)
         if want is None:
             continue
-        same = (float(row.score) == want["score"] and float(row.raw_score) == want["raw_score"]
-                and row.action == want["action"])
-        results[row.risk] = {"recorded_score": want["score"], "recomputed_score": float(row.score),
-                             "recorded_action": want["action"], "recomputed_action": row.action, "exact": same}
+        same = (
+            float(row.score) == want["score"]
+            and float(row.raw_score) == want["raw_score"]
+            and row.action == want["action"]
+        )
+        results[row.risk] = {
+            "recorded_score": want["score"],
+            "recomputed_score": float(row.score),
+            "recorded_action": want["action"],
+            "recomputed_action": row.action,
+            "exact": same,
+        }
         if not same:
-            problems.append(f"{row.risk}: recorded {want['score']!r} ({want['action']}), "
-                            f"recomputed {float(row.score)!r} ({row.action})")
+            problems.append(
+                f"{row.risk}: recorded {want['score']!r} ({want['action']}), "
+                f"recomputed {float(row.score)!r} ({row.action})"
+            )
     return {"reproduced": not problems, "problems": problems, "risks": results}
 
 
@@ -283,16 +319,18 @@ def likes_png(ev: dict[str, Any]) -> str | None:
     pop = ev.get("population_likes_per_hour_max") or {}
     for key, style in (("p50", ":"), ("p99", "--")):
         if pop.get(key) is not None:
-            ax.axhline(pop[key], linestyle=style, color="grey",
-                       label=f"population {key} of the busiest hour: {pop[key]:,.0f}")
+            ax.axhline(
+                pop[key], linestyle=style, color="grey", label=f"population {key} of the busiest hour: {pop[key]:,.0f}"
+            )
     ax.set_ylabel("likes per hour")
     ax.legend(fontsize=7, loc="upper left")
     fig.autofmt_xdate()
     return _png(fig)
 
 
-_env = Environment(loader=PackageLoader("reviewguard.serving", "templates"),
-                   autoescape=select_autoescape(["html"], default=True))
+_env = Environment(
+    loader=PackageLoader("reviewguard.serving", "templates"), autoescape=select_autoescape(["html"], default=True)
+)
 
 
 def render_case_html(case: dict[str, Any]) -> str:
@@ -300,6 +338,8 @@ def render_case_html(case: dict[str, Any]) -> str:
     charts = {risk: waterfall_png(d) for risk, d in case["decisions"].items()}
     likes = case["evidence"].get("likes_per_hour")
     return _env.get_template("case.html").render(
-        case=case, charts=charts, likes_chart=likes_png(likes) if likes else None,
+        case=case,
+        charts=charts,
+        likes_chart=likes_png(likes) if likes else None,
         families=lambda fs: ", ".join(fs),
     )

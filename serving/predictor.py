@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-
 from reviewguard.bundle import Bundle, Reference, RiskModel
 from reviewguard.features.registry import BY_NAME, CONTEXT_FAMILIES, FEATURE_SET_VERSION
 
@@ -24,8 +23,21 @@ Explain = Literal["flagged", "all", "none"]
 NO_ACTION = "none"
 
 SCORE_COLUMNS = [
-    "account_id", "risk", "score", "raw_score", "action", "requires_human", "base_value", "contributions",
-    "reasons", "model_uri", "model_version", "feature_set_version", "policy_version", "as_of", "scored_at",
+    "account_id",
+    "risk",
+    "score",
+    "raw_score",
+    "action",
+    "requires_human",
+    "base_value",
+    "contributions",
+    "reasons",
+    "model_uri",
+    "model_version",
+    "feature_set_version",
+    "policy_version",
+    "as_of",
+    "scored_at",
 ]
 
 _P99_CLAUSE = re.compile(r"\s*[（(][^()（）]*\{p99[^}]*\}[^()（）]*[)）]")
@@ -144,8 +156,9 @@ class Predictor:
         score = m.calibrator.apply(raw)
         actions = _actions(self.bundle.policy, risk)
         lowest = min((a.threshold for a in actions if a.threshold is not None), default=math.inf)
-        human_min = min((a.threshold for a in actions if a.requires_human and a.threshold is not None),
-                        default=math.inf)
+        human_min = min(
+            (a.threshold for a in actions if a.requires_human and a.threshold is not None), default=math.inf
+        )
         # Rows a human may see, or that the two-families rule must check, are explained.
         need = score >= min(lowest, human_min)
         if explain == "all":
@@ -202,12 +215,14 @@ class Predictor:
             name = m.features[j]
             v = float(row[j]) if np.isfinite(row[j]) else None
             ref = m.reference.get(name)
-            out.append({
-                "feature": name,
-                "value": v,
-                "contribution": c,
-                "percentile": ref.percentile(v) if ref is not None else None,
-                "text_en": reason_text(name, v, ref, "en"),
-                "text_zh": reason_text(name, v, ref, "zh"),
-            })
+            out.append(
+                {
+                    "feature": name,
+                    "value": v,
+                    "contribution": c,
+                    "percentile": ref.percentile(v) if ref is not None else None,
+                    "text_en": reason_text(name, v, ref, "en"),
+                    "text_zh": reason_text(name, v, ref, "zh"),
+                }
+            )
         return out

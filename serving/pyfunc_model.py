@@ -30,7 +30,9 @@ class ReviewguardPyfunc(PythonModel):
         if "as_of" in frame.columns:
             frame["as_of"] = pd.to_datetime(frame["as_of"])
         out = self.predictor.predict(
-            frame, explain=str(params.get("explain", "flagged")), top_k=int(params.get("top_k", 5))  # type: ignore[arg-type]
+            frame,
+            explain=str(params.get("explain", "flagged")),
+            top_k=int(params.get("top_k", 5)),
         )
         out["reasons"] = [json.dumps(r, ensure_ascii=False) for r in out["reasons"]]
         out["base_value"] = out["base_value"].astype("float64")

@@ -8,12 +8,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
-
 from reviewguard.cli import app
 from reviewguard.engine import connect
 from reviewguard.errors import ContractError
 from reviewguard.reader import open_dataset
+from typer.testing import CliRunner
 
 ACCOUNTS_CSV = """account_id,created_at,level,phone_verified
 007,2026-01-01T00:00:00Z,3,true
@@ -33,27 +32,35 @@ def test_csv_keeps_leading_zeros_and_normalises_time_zones_to_utc(tmp_path: Path
     acc = ds.tables["accounts"].order_by("account_id").to_pandas()
     assert acc["account_id"].tolist() == ["007", "008", "009"]
     # +08:00 08:00 is 00:00 UTC; a naive time is read as UTC.
-    assert acc["created_at"].tolist() == [pd.Timestamp("2026-01-01"), pd.Timestamp("2026-01-02"),
-                                          pd.Timestamp("2026-01-03 12:00")]
+    assert acc["created_at"].tolist() == [
+        pd.Timestamp("2026-01-01"),
+        pd.Timestamp("2026-01-02"),
+        pd.Timestamp("2026-01-03 12:00"),
+    ]
     assert acc["phone_verified"].tolist()[:2] == [True, False]
     assert pd.isna(acc["level"].iloc[2])
     assert ds.report.ok
 
 
 def test_three_layouts_read_the_same(tmp_path: Path) -> None:
-    table = pa.table({
-        "account_id": ["a1", "a2"],
-        "created_at": pa.array([1_700_000_000_000, 1_700_000_100_000], type=pa.timestamp("ms", tz="UTC")),
-        "level": pa.array([1, None], type=pa.int32()),
-        "phone_verified": [True, None],
-    })
+    table = pa.table(
+        {
+            "account_id": ["a1", "a2"],
+            "created_at": pa.array([1_700_000_000_000, 1_700_000_100_000], type=pa.timestamp("ms", tz="UTC")),
+            "level": pa.array([1, None], type=pa.int32()),
+            "phone_verified": [True, None],
+        }
+    )
     (tmp_path / "file").mkdir()
     pq.write_table(table, tmp_path / "file" / "accounts.parquet")
     (tmp_path / "dir" / "accounts").mkdir(parents=True)
     pq.write_table(table.slice(0, 1), tmp_path / "dir" / "accounts" / "part-0.parquet")
     pq.write_table(table.slice(1, 1), tmp_path / "dir" / "accounts" / "part-1.parquet")
-    write(tmp_path / "csv", "accounts.csv",
-          "account_id,created_at,level,phone_verified\na1,2023-11-14T22:13:20Z,1,true\na2,2023-11-14T22:15:00Z,,\n")
+    write(
+        tmp_path / "csv",
+        "accounts.csv",
+        "account_id,created_at,level,phone_verified\na1,2023-11-14T22:13:20Z,1,true\na2,2023-11-14T22:15:00Z,,\n",
+    )
     frames = []
     for layout in ("file", "dir", "csv"):
         ds = open_dataset(connect(), tmp_path / layout)
@@ -148,8 +155,10 @@ def test_missing_accounts_table_stops_and_missing_optional_tables_are_fine(tmp_p
 
 
 def test_unconvertible_column_type_stops(tmp_path: Path) -> None:
-    pq.write_table(pa.table({"account_id": ["a"], "created_at": [1.5], "level": [1], "phone_verified": [True]}),
-                   tmp_path / "accounts.parquet")
+    pq.write_table(
+        pa.table({"account_id": ["a"], "created_at": [1.5], "level": [1], "phone_verified": [True]}),
+        tmp_path / "accounts.parquet",
+    )
     with pytest.raises(ContractError, match="created_at: wrong type"):
         open_dataset(connect(), tmp_path, bad_rows="quarantine")
 

@@ -9,15 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from reviewguard.engine import connect
 from reviewguard.reader import open_dataset
 from reviewguard.simulator import SimConfig, simulate
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path: Path) -> None:
@@ -66,8 +68,14 @@ def test_population_shares_and_rare_labelled_abuse(sim: dict[str, pd.DataFrame])
 
 def test_every_event_happens_inside_the_period(sim: dict[str, pd.DataFrame]) -> None:
     end = pd.Timestamp("2026-03-01", tz="UTC") + pd.Timedelta(days=60)
-    for name, col in (("orders", "ordered_at"), ("reviews", "created_at"), ("messages", "sent_at"),
-                      ("transfers", "paid_at"), ("reports", "reported_at"), ("likes", "liked_at")):
+    for name, col in (
+        ("orders", "ordered_at"),
+        ("reviews", "created_at"),
+        ("messages", "sent_at"),
+        ("transfers", "paid_at"),
+        ("reports", "reported_at"),
+        ("likes", "liked_at"),
+    ):
         assert sim[name][col].max() < end, name
     assert sim["reviews"]["deleted_at"].dropna().max() < end
 

@@ -93,7 +93,9 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
 def _check(raw: dict[str, Any]) -> None:
     s = raw["split"]
-    if not (0 < s["train_share"] < 1 and 0 < s["validation_share"] < 1 and s["train_share"] + s["validation_share"] < 1):
+    if not (
+        0 < s["train_share"] < 1 and 0 < s["validation_share"] < 1 and s["train_share"] + s["validation_share"] < 1
+    ):
         raise ConfigError("split: train_share and validation_share must be in (0, 1) and sum below 1")
     if raw["calibration"]["method"] not in ("platt", "isotonic"):
         raise ConfigError("calibration.method must be 'platt' or 'isotonic'")

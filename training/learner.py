@@ -11,11 +11,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-
 from reviewguard.bundle import Calibrator, Reference, RiskModel
 from reviewguard.features.registry import Feature, monotone_constraints
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
 
 
 def lightgbm_params(lgb_cfg: dict[str, Any], *, features: list[Feature], y: np.ndarray, seed: int) -> dict[str, Any]:
@@ -46,8 +45,9 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray, method: str, weight: np.ndarr
         return Calibrator("platt", {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])})
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
     iso.fit(raw, y, sample_weight=weight)
-    return Calibrator("isotonic", {"x": [float(v) for v in iso.X_thresholds_],
-                                   "y": [float(v) for v in iso.y_thresholds_]})
+    return Calibrator(
+        "isotonic", {"x": [float(v) for v in iso.X_thresholds_], "y": [float(v) for v in iso.y_thresholds_]}
+    )
 
 
 def fit_risk(
@@ -86,11 +86,10 @@ def fit_risk(
     # Round-trip through the text format: the object we evaluate is exactly
     # the one that is saved, registered and loaded for scoring.
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    raw_valid = booster.predict(xv, raw_score=True)
+    raw_valid = np.asarray(booster.predict(xv, raw_score=True), dtype=np.float64)
     weight = valid["weight"].to_numpy(dtype=np.float64) if "weight" in valid.columns else None
     calibrator = fit_calibrator(raw_valid, yv, calibration, weight)
-    reference = {n: Reference.from_values(population[n].to_numpy(dtype=np.float64, na_value=np.nan))
-                 for n in names}
+    reference = {n: Reference.from_values(population[n].to_numpy(dtype=np.float64, na_value=np.nan)) for n in names}
     model = RiskModel(risk, names, booster, calibrator, reference, best_iteration=best)
     log = {
         "risk": risk,

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-
 import reviewguard
+from matplotlib.figure import Figure
 from reviewguard.bundle import Bundle, RiskModel
 from reviewguard.errors import TrainingDataError
 from reviewguard.features.compute import build_features, cutoffs_at, cutoffs_from_labels
@@ -100,8 +99,14 @@ def time_split(lab: pd.DataFrame, cfg: TrainConfig) -> tuple[pd.DataFrame, pd.Da
     train = lab[t < cut1 - gap]
     valid = lab[(t >= cut1) & (t < cut2 - gap)]
     test = lab[t >= cut2]
-    info = {"validation_cut": str(cut1), "test_cut": str(cut2), "gap_days": s["gap_days"],
-            "train_rows": len(train), "validation_rows": len(valid), "test_rows": len(test)}
+    info = {
+        "validation_cut": str(cut1),
+        "test_cut": str(cut2),
+        "gap_days": s["gap_days"],
+        "train_rows": len(train),
+        "validation_rows": len(valid),
+        "test_rows": len(test),
+    }
     return train, valid, test, info
 
 
@@ -175,19 +180,41 @@ def train_models(
         rows = data[data["risk"] == risk]
         train, valid, test, split_info = time_split(rows, cfg)
         _check_classes(risk, {"training": train, "validation": valid, "test": test}, min_pos)
-        model, log = fit_risk(train, valid, population, risk=risk, features=feats_for, lgb_cfg=cfg.lightgbm,
-                              calibration=cfg.calibration_method, seed=cfg.seed)
+        model, log = fit_risk(
+            train,
+            valid,
+            population,
+            risk=risk,
+            features=feats_for,
+            lgb_cfg=cfg.lightgbm,
+            calibration=cfg.calibration_method,
+            seed=cfg.seed,
+        )
         yv = valid["label"].to_numpy()
         sv = model.calibrator.apply(model.booster.predict(Predictor.matrix(model, valid), raw_score=True))
-        policies[risk] = fit_policy(risk, yv, sv, cfg.actions(risk), min_support=int(cfg.policy["min_support"]),
-                                    weight=valid["weight"].to_numpy())
+        policies[risk] = fit_policy(
+            risk,
+            yv,
+            sv,
+            cfg.actions(risk),
+            min_support=int(cfg.policy["min_support"]),
+            weight=valid["weight"].to_numpy(),
+        )
         models[risk] = model
         staged[risk] = (train, test, split_info, log)
 
-    policy = assemble_policy(policies, min_families_for_human=int(cfg.policy["min_families_for_human"]),
-                             top_k=int(cfg.policy["top_k_reasons"]))
-    bundle = Bundle(models, policy, FEATURE_SET_VERSION, reviewguard.__version__,
-                    {"data_fingerprint": ds.fingerprint, "reference_as_of": str(reference_as_of)})
+    policy = assemble_policy(
+        policies,
+        min_families_for_human=int(cfg.policy["min_families_for_human"]),
+        top_k=int(cfg.policy["top_k_reasons"]),
+    )
+    bundle = Bundle(
+        models,
+        policy,
+        FEATURE_SET_VERSION,
+        reviewguard.__version__,
+        {"data_fingerprint": ds.fingerprint, "reference_as_of": str(reference_as_of)},
+    )
     predictor = Predictor(bundle)
 
     queue_k = int(cfg.evaluation.get("queue_k", 50))
@@ -209,35 +236,48 @@ def train_models(
         x_test = test[names].to_numpy(dtype=np.float64, na_value=np.nan)
         lr_s = lr.predict_proba(np.where(np.isfinite(x_test), x_test, np.nan))[:, 1]
         lr_m = ev.metrics(y, lr_s, queue_k=queue_k)
-        fpr_points = {f: {"ours": ev.tpr_at_fpr(y, raw, f), "baseline": ev.tpr_at_fpr(y, lr_s, f)} for f in (0.01, 0.05)}
+        fpr_points = {
+            f: {"ours": ev.tpr_at_fpr(y, raw, f), "baseline": ev.tpr_at_fpr(y, lr_s, f)} for f in (0.01, 0.05)
+        }
         baselines["logistic regression"] = {
-            "roc_auc": lr_m["roc_auc"], "average_precision": lr_m["average_precision"],
+            "roc_auc": lr_m["roc_auc"],
+            "average_precision": lr_m["average_precision"],
             "recall_at_fpr": fpr_points,
-            "beats": bool(m["average_precision"] >= lr_m["average_precision"]
-                          and all(v["ours"] >= v["baseline"] for v in fpr_points.values())),
+            "beats": bool(
+                m["average_precision"] >= lr_m["average_precision"]
+                and all(v["ours"] >= v["baseline"] for v in fpr_points.values())
+            ),
         }
         for rule in cfg.baselines(risk):
             if rule["feature"] not in test.columns:
                 continue
             rs = ev.rule_scores(test, rule)
-            baselines[rule["name"]] = {"rule": f"{rule['feature']} >= {rule['min']}",
-                                       **ev.compare_at_matched_fpr(y, raw, rs)}
+            baselines[rule["name"]] = {
+                "rule": f"{rule['feature']} >= {rule['min']}",
+                **ev.compare_at_matched_fpr(y, raw, rs),
+            }
         thresholds = {a["name"]: a["threshold"] for a in policy["risks"][risk]["actions"]}
         hn = ev.hard_negative_fpr(test.assign(score=s), thresholds)
         beats = all(b["beats"] for b in baselines.values())
         reports[risk] = RiskReport(risk, split_info, m, baselines, hn, policy["risks"][risk], log, beats)
-        test_frames.append(test[["account_id", "risk", "label", "decided_at", "source", "hard_negative"]]
-                           .assign(score=s, raw_score=scored["raw_score"].to_numpy(), logistic_score=lr_s))
+        test_frames.append(
+            test[["account_id", "risk", "label", "decided_at", "source", "hard_negative"]].assign(
+                score=s, raw_score=scored["raw_score"].to_numpy(), logistic_score=lr_s
+            )
+        )
 
         title = risk.replace("_", " ")
-        figures[f"{risk}/pr_curve.png"] = ev.pr_curve_figure(y, {"LightGBM": raw, "logistic regression": lr_s},
-                                                             f"{title}: precision-recall (test)")
+        figures[f"{risk}/pr_curve.png"] = ev.pr_curve_figure(
+            y, {"LightGBM": raw, "logistic regression": lr_s}, f"{title}: precision-recall (test)"
+        )
         figures[f"{risk}/calibration.png"] = ev.reliability_figure(y, s, f"{title}: reliability (test)")
         figures[f"{risk}/importance.png"] = ev.importance_figure(
-            names, model.booster.feature_importance("gain"), f"{title}: importance")
+            names, model.booster.feature_importance("gain"), f"{title}: importance"
+        )
         contrib = predictor.explain_rows(model, x_test)
-        figures[f"{risk}/shap_summary.png"] = ev.shap_summary_figure(contrib[:, :-1], x_test, names,
-                                                                     f"{title}: SHAP (test)")
+        figures[f"{risk}/shap_summary.png"] = ev.shap_summary_figure(
+            contrib[:, :-1], x_test, names, f"{title}: SHAP (test)"
+        )
 
     label_features = data.drop(columns=["as_of"])
     return TrainResult(
@@ -253,39 +293,66 @@ def train_models(
 
 def report_markdown(result: TrainResult) -> str:
     """The training report: metrics, baselines at matched false-positive rate, policy."""
-    lines = ["# reviewguard training report", "",
-             f"feature set {result.bundle.feature_set_version}, policy {result.bundle.policy_version}, "
-             f"data {result.data_fingerprint[:12]}", ""]
+    lines = [
+        "# reviewguard training report",
+        "",
+        f"feature set {result.bundle.feature_set_version}, policy {result.bundle.policy_version}, "
+        f"data {result.data_fingerprint[:12]}",
+        "",
+    ]
     for risk, r in result.reports.items():
         m = r.metrics
-        lines += [f"## {risk}", "",
-                  f"Split: train {r.split['train_rows']} / validation {r.split['validation_rows']} / "
-                  f"test {r.split['test_rows']} labels (validation from {r.split['validation_cut']}, "
-                  f"test from {r.split['test_cut']}, gap {r.split['gap_days']} days).", "",
-                  "| metric (test period) | LightGBM |", "|---|---|"]
-        for k in ("roc_auc", "average_precision", "recall_at_precision_0.9", "recall_at_precision_0.99",
-                  "tpr_at_fpr_0.01", "expected_calibration_error", "positives", "rows"):
+        lines += [
+            f"## {risk}",
+            "",
+            f"Split: train {r.split['train_rows']} / validation {r.split['validation_rows']} / "
+            f"test {r.split['test_rows']} labels (validation from {r.split['validation_cut']}, "
+            f"test from {r.split['test_cut']}, gap {r.split['gap_days']} days).",
+            "",
+            "| metric (test period) | LightGBM |",
+            "|---|---|",
+        ]
+        for k in (
+            "roc_auc",
+            "average_precision",
+            "recall_at_precision_0.9",
+            "recall_at_precision_0.99",
+            "tpr_at_fpr_0.01",
+            "expected_calibration_error",
+            "positives",
+            "rows",
+        ):
             lines.append(f"| {k} | {m[k]:.4g} |")
         pk = next(k for k in m if k.startswith("precision_at_"))
         lines.append(f"| {pk} | {m[pk]:.4g} |")
         lines += ["", "| baseline | comparison | ours | baseline | beats? |", "|---|---|---|---|---|"]
         for name, b in r.baselines.items():
             if "rule" in b:
-                lines.append(f"| {name} (`{b['rule']}`) | recall at FPR {b['fpr']:.4f} | {b['our_recall']:.3f} | "
-                             f"{b['baseline_recall']:.3f} | {'yes' if b['beats'] else 'NO'} |")
+                lines.append(
+                    f"| {name} (`{b['rule']}`) | recall at FPR {b['fpr']:.4f} | {b['our_recall']:.3f} | "
+                    f"{b['baseline_recall']:.3f} | {'yes' if b['beats'] else 'NO'} |"
+                )
             else:
-                lines.append(f"| {name} | average precision | {m['average_precision']:.3f} | "
-                             f"{b['average_precision']:.3f} | {'yes' if b['beats'] else 'NO'} |")
+                lines.append(
+                    f"| {name} | average precision | {m['average_precision']:.3f} | "
+                    f"{b['average_precision']:.3f} | {'yes' if b['beats'] else 'NO'} |"
+                )
                 for f, v in b["recall_at_fpr"].items():
                     lines.append(f"| {name} | recall at FPR {f} | {v['ours']:.3f} | {v['baseline']:.3f} | |")
-        lines += ["", f"LightGBM beats every baseline at matched false-positive rate: "
-                  f"**{'yes' if r.beats_baselines else 'no'}**.", "",
-                  "| action | human | target precision | threshold | validation precision |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"LightGBM beats every baseline at matched false-positive rate: "
+            f"**{'yes' if r.beats_baselines else 'no'}**.",
+            "",
+            "| action | human | target precision | threshold | validation precision |",
+            "|---|---|---|---|---|",
+        ]
         for a in r.policy["actions"]:
             t = "disabled" if a["threshold"] is None else f"{a['threshold']:.4f}"
             vp = "" if a["validation_precision"] is None else f"{a['validation_precision']:.3f}"
-            lines.append(f"| {a['name']} | {'yes' if a['requires_human'] else 'no'} | {a['target_precision']} | "
-                         f"{t} | {vp} |")
+            lines.append(
+                f"| {a['name']} | {'yes' if a['requires_human'] else 'no'} | {a['target_precision']} | {t} | {vp} |"
+            )
         if r.hard_negatives:
             lines += ["", "False-positive rate on hard negatives (test period):", ""]
             for g, v in r.hard_negatives.items():

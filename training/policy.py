@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 
-def threshold_for_precision(y: np.ndarray, score: np.ndarray, target: float, min_support: int,
-                            weight: np.ndarray | None = None) -> tuple[float | None, float | None, int]:
+def threshold_for_precision(
+    y: np.ndarray, score: np.ndarray, target: float, min_support: int, weight: np.ndarray | None = None
+) -> tuple[float | None, float | None, int]:
     """The lowest score threshold whose flagged set reaches ``target`` precision.
 
     Lowest, so that the action reaches as many abusers as its precision allows;
@@ -55,16 +56,18 @@ def fit_policy(
             note = "raised to the threshold of the lighter action before it"
         if t is not None:
             floor = t
-        resolved.append({
-            "name": a["name"],
-            "description": a.get("description", ""),
-            "requires_human": bool(a["requires_human"]),
-            "target_precision": float(a["target_precision"]),
-            "threshold": t,
-            "validation_precision": p,
-            "validation_true_positives": tp,
-            "note": note,
-        })
+        resolved.append(
+            {
+                "name": a["name"],
+                "description": a.get("description", ""),
+                "requires_human": bool(a["requires_human"]),
+                "target_precision": float(a["target_precision"]),
+                "threshold": t,
+                "validation_precision": p,
+                "validation_true_positives": tp,
+                "note": note,
+            }
+        )
     return {"risk": risk, "actions": resolved}
 
 

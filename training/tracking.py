@@ -15,9 +15,9 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.tracking import MlflowClient
-
+from mlflow.data.pandas_dataset import from_pandas
 import reviewguard
+from mlflow.tracking import MlflowClient
 from reviewguard.bundle import Bundle, load_bundle, save_bundle
 from reviewguard.errors import ModelLoadError, ReviewguardError
 from reviewguard.training.pipeline import TrainResult, report_markdown
@@ -79,27 +79,39 @@ def log_training(
     mlflow.set_experiment(experiment)
     bundle = result.bundle
     with mlflow.start_run() as run:
-        mlflow.set_tags({
-            "reviewguard.version": reviewguard.__version__,
-            "feature_set_version": bundle.feature_set_version,
-            "policy_version": bundle.policy_version,
-            "data_fingerprint": result.data_fingerprint,
-            "features_digest": result.features_digest,
-            "model_fingerprint": bundle.fingerprint(),
-            "data_path": data_path,
-        })
+        mlflow.set_tags(
+            {
+                "reviewguard.version": reviewguard.__version__,
+                "feature_set_version": bundle.feature_set_version,
+                "policy_version": bundle.policy_version,
+                "data_fingerprint": result.data_fingerprint,
+                "features_digest": result.features_digest,
+                "model_fingerprint": bundle.fingerprint(),
+                "data_path": data_path,
+            }
+        )
         params = _flatten({k: v for k, v in config_raw.items() if k not in ("policy", "baselines")})
         mlflow.log_params(params)
         mlflow.log_metrics(result.flat_metrics())
         mlflow.log_text(report_markdown(result), "report.md")
         mlflow.log_dict(bundle.policy, "policy.json")
-        mlflow.log_dict({r: {"metrics": rep.metrics, "baselines": rep.baselines, "hard_negatives": rep.hard_negatives,
-                             "split": rep.split, "training_log": rep.log}
-                         for r, rep in result.reports.items()}, "metrics.json")
+        mlflow.log_dict(
+            {
+                r: {
+                    "metrics": rep.metrics,
+                    "baselines": rep.baselines,
+                    "hard_negatives": rep.hard_negatives,
+                    "split": rep.split,
+                    "training_log": rep.log,
+                }
+                for r, rep in result.reports.items()
+            },
+            "metrics.json",
+        )
         for name, fig in result.figures.items():
             mlflow.log_figure(fig, f"plots/{name}")
         features = result.label_features
-        ds = mlflow.data.from_pandas(features, name="label_features", digest=result.features_digest[:16])
+        ds = from_pandas(features, name="label_features", digest=result.features_digest[:16])
         mlflow.log_input(ds, context="training")
 
         names = sorted({f for m in bundle.risks.values() for f in m.features})
@@ -114,13 +126,15 @@ def log_training(
                 input_example=example,
                 params={"explain": "flagged", "top_k": 5},
                 pip_requirements=_requirements(),
-                metadata={"reviewguard_version": reviewguard.__version__,
-                          "feature_set_version": bundle.feature_set_version,
-                          "policy_version": bundle.policy_version},
+                metadata={
+                    "reviewguard_version": reviewguard.__version__,
+                    "feature_set_version": bundle.feature_set_version,
+                    "policy_version": bundle.policy_version,
+                },
             )
         out = {"run_id": run.info.run_id, "model_uri": info.model_uri, "version": None, "registered_uri": None}
     if register_as:
-        version = register(client, register_as, info.model_uri, run.info.run_id, bundle)
+        version = register(client, register_as, info.model_uri, run.info.run_id, bundle, model_id=info.model_id)
         out["version"] = version
         out["registered_uri"] = f"models:/{register_as}/{version}"
     return out
@@ -132,15 +146,25 @@ def _requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("mlflow", "lightgbm", "pandas", "numpy", "scipy", "ibis-framework")]
 
 
-def register(client: MlflowClient, name: str, model_uri: str, run_id: str, bundle: Bundle) -> str:
+def register(
+    client: MlflowClient, name: str, model_uri: str, run_id: str, bundle: Bundle, model_id: str | None = None
+) -> str:
     """Register a version; alias it challenger (and champion if there is none). Rolls back on failure."""
     try:
         client.get_registered_model(name)
     except Exception:
         client.create_registered_model(name, description="reviewguard models: one LightGBM booster per risk")
-    mv = client.create_model_version(name, model_uri, run_id=run_id, tags={
-        "feature_set_version": bundle.feature_set_version, "policy_version": bundle.policy_version,
-        "model_fingerprint": bundle.fingerprint()})
+    mv = client.create_model_version(
+        name,
+        model_uri,
+        run_id=run_id,
+        model_id=model_id,
+        tags={
+            "feature_set_version": bundle.feature_set_version,
+            "policy_version": bundle.policy_version,
+            "model_fingerprint": bundle.fingerprint(),
+        },
+    )
     try:
         client.set_registered_model_alias(name, CHALLENGER, mv.version)
         try:
@@ -170,11 +194,13 @@ def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bun
         try:
             folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
         except Exception as exc:
-            raise ModelLoadError(f"cannot load model {model_uri} from {tracking_uri()}: "
-                                 f"{str(exc).splitlines()[0][:300]}") from exc
+            raise ModelLoadError(
+                f"cannot load model {model_uri} from {tracking_uri()}: {str(exc).splitlines()[0][:300]}"
+            ) from exc
     else:
-        raise ModelLoadError(f"{model_uri} is neither a registry URI (models:/NAME/VERSION, models:/NAME@alias) "
-                             "nor an existing folder")
+        raise ModelLoadError(
+            f"{model_uri} is neither a registry URI (models:/NAME/VERSION, models:/NAME@alias) nor an existing folder"
+        )
     for candidate in (folder, folder / "artifacts" / "bundle"):
         if (candidate / "bundle.json").is_file():
             return load_bundle(candidate), meta
@@ -195,8 +221,9 @@ def _resolve_version(client: MlflowClient, uri: str) -> str:
     except ModelLoadError:
         raise
     except Exception as exc:
-        raise ModelLoadError(f"model {uri} not found in the registry at {tracking_uri()}: "
-                             f"{str(exc).splitlines()[0][:200]}") from exc
+        raise ModelLoadError(
+            f"model {uri} not found in the registry at {tracking_uri()}: {str(exc).splitlines()[0][:200]}"
+        ) from exc
 
 
 def read_population(data: str | Path) -> pd.DataFrame | None:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
 from reviewguard.contract import TABLES
 from reviewguard.errors import ReviewguardError
 from reviewguard.simulator.config import PopulationShares, SimConfig
@@ -88,13 +87,11 @@ def _write(cfg: SimConfig, work: Path, progress: Callable[[int, int], None] | No
 
 def _empty(path: Path, name: str) -> None:
     import numpy as np
-
     from reviewguard.simulator.generate import _to_arrow
 
     specs = COLUMN_SPECS[name]
     empty = {
-        col: _to_arrow(spec, np.zeros(0, dtype=object if spec == "str" else np.int64))
-        for col, spec in specs.items()
+        col: _to_arrow(spec, np.zeros(0, dtype=object if spec == "str" else np.int64)) for col, spec in specs.items()
     }
     import pyarrow as pa
 

@@ -7,7 +7,7 @@ they are set.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -27,7 +27,7 @@ class SimConfig:
     days: int = 90
     seed: int = 7
     # Fixed start so a seed gives the same files on every machine and day.
-    start: datetime = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    start: datetime = datetime(2026, 3, 1, tzinfo=UTC)
     # Accounts generated and written per chunk; bounds memory at any size.
     chunk_accounts: int = 50_000
     shares: PopulationShares = field(default_factory=PopulationShares)

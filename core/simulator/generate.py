@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-
+from numpy.typing import ArrayLike
 from reviewguard.simulator import texts
 from reviewguard.simulator.config import SimConfig
 
@@ -58,9 +58,7 @@ def nullable_ids(prefix: str, idx: np.ndarray, width: int) -> pa.Array:
     if not mask.any():
         return ids(prefix, idx, width)
     arr = ids(prefix, np.where(mask, 0, idx), width)
-    return pa.DictionaryArray.from_arrays(
-        pa.array(np.asarray(arr.indices), mask=mask), arr.dictionary
-    )
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(arr.indices), mask=mask), arr.dictionary)
 
 
 def ts(ms: np.ndarray) -> pa.Array:
@@ -149,33 +147,68 @@ class World:
 COLUMN_SPECS: dict[str, dict[str, Any]] = {
     "accounts": {"account_id": ("id", "a", 8), "created_at": "ts", "level": "int?", "phone_verified": "bool?"},
     "orders": {
-        "order_id": ("id", "o", 9), "account_id": ("id", "a", 8), "merchant_id": ("id", "m", 6),
-        "item_id": ("id", "i", 8), "amount": "float", "ordered_at": "ts", "delivered_at": "ts",
-        "refunded_at": "ts", "device_id": ("id", "d", 8), "address_id": ("id", "h", 8),
+        "order_id": ("id", "o", 9),
+        "account_id": ("id", "a", 8),
+        "merchant_id": ("id", "m", 6),
+        "item_id": ("id", "i", 8),
+        "amount": "float",
+        "ordered_at": "ts",
+        "delivered_at": "ts",
+        "refunded_at": "ts",
+        "device_id": ("id", "d", 8),
+        "address_id": ("id", "h", 8),
     },
     "reviews": {
-        "review_id": ("id", "r", 9), "account_id": ("id", "a", 8), "merchant_id": ("id", "m", 6),
-        "order_id": ("id", "o", 9), "rating": "int", "text": "str", "created_at": "ts", "edited_at": "ts",
-        "edited_rating": "int?", "deleted_at": "ts", "device_id": ("id", "d", 8),
+        "review_id": ("id", "r", 9),
+        "account_id": ("id", "a", 8),
+        "merchant_id": ("id", "m", 6),
+        "order_id": ("id", "o", 9),
+        "rating": "int",
+        "text": "str",
+        "created_at": "ts",
+        "edited_at": "ts",
+        "edited_rating": "int?",
+        "deleted_at": "ts",
+        "device_id": ("id", "d", 8),
     },
     "messages": {
-        "message_id": ("id", "g", 9), "account_id": ("id", "a", 8), "merchant_id": ("id", "m", 6),
-        "sender": "str", "text": "str", "sent_at": "ts",
+        "message_id": ("id", "g", 9),
+        "account_id": ("id", "a", 8),
+        "merchant_id": ("id", "m", 6),
+        "sender": "str",
+        "text": "str",
+        "sent_at": "ts",
     },
     "transfers": {
-        "transfer_id": ("id", "t", 9), "merchant_id": ("id", "m", 6), "account_id": ("id", "a", 8),
-        "amount": "float", "kind": "str", "paid_at": "ts",
+        "transfer_id": ("id", "t", 9),
+        "merchant_id": ("id", "m", 6),
+        "account_id": ("id", "a", 8),
+        "amount": "float",
+        "kind": "str",
+        "paid_at": "ts",
     },
     "reports": {
-        "report_id": ("id", "p", 9), "merchant_id": ("id", "m", 6), "account_id": ("id", "a", 8),
-        "review_id": ("id", "r", 9), "reason": "str", "reported_at": "ts",
+        "report_id": ("id", "p", 9),
+        "merchant_id": ("id", "m", 6),
+        "account_id": ("id", "a", 8),
+        "review_id": ("id", "r", 9),
+        "reason": "str",
+        "reported_at": "ts",
     },
     "likes": {
-        "account_id": ("id", "a", 8), "content_id": ("id", "c", 8), "author_id": ("id", "a", 8),
-        "liked_at": "ts", "dwell_ms": "int?", "device_id": ("id", "d", 8),
+        "account_id": ("id", "a", 8),
+        "content_id": ("id", "c", 8),
+        "author_id": ("id", "a", 8),
+        "liked_at": "ts",
+        "dwell_ms": "int?",
+        "device_id": ("id", "d", 8),
     },
     "labels": {
-        "account_id": ("id", "a", 8), "risk": "str", "label": "int", "decided_at": "ts", "source": "str",
+        "account_id": ("id", "a", 8),
+        "risk": "str",
+        "label": "int",
+        "decided_at": "ts",
+        "source": "str",
     },
     "_truth": {"account_id": ("id", "a", 8), "population": "str", "group_id": "int?"},
 }
@@ -210,16 +243,14 @@ class Tables:
     def add(self, table: str, **columns: Any) -> None:
         t = self.cols.setdefault(table, {})
         for k, v in columns.items():
-            arr = np.asarray(v, dtype=object if isinstance(v, (list, tuple)) and v and isinstance(v[0], str)
-                             else None)
+            arr = np.asarray(v, dtype=object if isinstance(v, (list, tuple)) and v and isinstance(v[0], str) else None)
             t.setdefault(k, []).append(np.atleast_1d(arr))
 
     def arrow(self, table: str) -> pa.Table | None:
         if table not in self.cols:
             return None
         specs = COLUMN_SPECS[table]
-        return pa.table({name: _to_arrow(spec, np.concatenate(self.cols[table][name]))
-                         for name, spec in specs.items()})
+        return pa.table({name: _to_arrow(spec, np.concatenate(self.cols[table][name])) for name, spec in specs.items()})
 
 
 def _fill(value: Any, n: int) -> np.ndarray:
@@ -270,10 +301,15 @@ class Chunk:
 
     def assign_populations(self) -> None:
         s, rng = self.cfg.shares, self.rng
-        probs = np.array([
-            1 - s.unhappy_customer - s.extortion_crew - s.power_liker - s.automated_liker,
-            s.unhappy_customer, s.extortion_crew, s.power_liker, s.automated_liker,
-        ])
+        probs = np.array(
+            [
+                1 - s.unhappy_customer - s.extortion_crew - s.power_liker - s.automated_liker,
+                s.unhappy_customer,
+                s.extortion_crew,
+                s.power_liker,
+                s.automated_liker,
+            ]
+        )
         self.pop = rng.choice(5, size=self.n, p=probs).astype(np.int8)
 
     def form_groups(self) -> None:
@@ -300,8 +336,9 @@ class Chunk:
             self.devices[group] = rng.choice(farm, size=size)
             onset = int(rng.integers(0, max(1, self.days - 10)))
             frac = onset / max(1, self.days)
-            evasive = bool(rng.random() < cfg.evasive_share_start
-                           + (cfg.evasive_share_end - cfg.evasive_share_start) * frac)
+            evasive = bool(
+                rng.random() < cfg.evasive_share_start + (cfg.evasive_share_end - cfg.evasive_share_start) * frac
+            )
             if evasive:
                 self.pop[group] = 5
             self.bot_groups.append((group, evasive, onset))
@@ -322,54 +359,108 @@ class Chunk:
         level[rng.random(n) < 0.01] = -1
         verified = (rng.random(n) < np.where(abusive, 0.45, 0.92)).astype(np.int8)
         verified[rng.random(n) < 0.02] = -1
-        self.out.add("accounts", account_id=self.idx, created_at=self.created, level=level,
-                     phone_verified=verified)
+        self.out.add("accounts", account_id=self.idx, created_at=self.created, level=level, phone_verified=verified)
 
     # -------------------------------------------------------------- writers
 
-    def order(self, acct: np.ndarray, merchant: np.ndarray, amount: np.ndarray, ordered: np.ndarray,
-              delivered: np.ndarray, refunded: np.ndarray) -> np.ndarray:
-        acct = np.atleast_1d(acct)
+    def order(
+        self,
+        acct: ArrayLike,
+        merchant: ArrayLike,
+        amount: ArrayLike,
+        ordered: ArrayLike,
+        delivered: ArrayLike,
+        refunded: ArrayLike,
+    ) -> np.ndarray:
+        acct = np.atleast_1d(np.asarray(acct))
         n = acct.size
         oid = self.next_ids("order", n)
-        merchant = np.atleast_1d(merchant)
+        merchant = np.atleast_1d(np.asarray(merchant))
         item = np.where(self.rng.random(n) < 0.02, -1, merchant * 100 + self.rng.integers(0, 40, n))
-        self.out.add("orders", order_id=oid, account_id=self.idx[acct], merchant_id=merchant, item_id=item,
-                     amount=amount, ordered_at=ordered, delivered_at=delivered, refunded_at=refunded,
-                     device_id=self.devices[acct], address_id=self.addresses[acct])
+        self.out.add(
+            "orders",
+            order_id=oid,
+            account_id=self.idx[acct],
+            merchant_id=merchant,
+            item_id=item,
+            amount=amount,
+            ordered_at=ordered,
+            delivered_at=delivered,
+            refunded_at=refunded,
+            device_id=self.devices[acct],
+            address_id=self.addresses[acct],
+        )
         return oid
 
-    def review(self, acct: np.ndarray, merchant: np.ndarray, order_id: np.ndarray, rating: np.ndarray,
-               created: np.ndarray, edited: Any = -1, edited_rating: Any = -1, deleted: Any = -1) -> np.ndarray:
+    def review(
+        self,
+        acct: ArrayLike,
+        merchant: ArrayLike,
+        order_id: ArrayLike,
+        rating: ArrayLike,
+        created: ArrayLike,
+        edited: Any = -1,
+        edited_rating: Any = -1,
+        deleted: Any = -1,
+    ) -> np.ndarray:
         acct = np.atleast_1d(acct)
         n = acct.size
         rating = np.atleast_1d(np.asarray(rating, dtype=np.int64))
-        neg, neu, pos = (self._pick(t, n) for t in (texts.NEGATIVE_REVIEWS, texts.NEUTRAL_REVIEWS,
-                                                      texts.POSITIVE_REVIEWS))
+        neg, neu, pos = (
+            self._pick(t, n) for t in (texts.NEGATIVE_REVIEWS, texts.NEUTRAL_REVIEWS, texts.POSITIVE_REVIEWS)
+        )
         text = [neg[i] if r <= 2 else neu[i] if r == 3 else pos[i] for i, r in enumerate(rating)]
         rid = self.next_ids("review", n)
-        self.out.add("reviews", review_id=rid, account_id=self.idx[acct], merchant_id=merchant,
-                     order_id=order_id, rating=rating, text=np.asarray(text, dtype=object), created_at=created,
-                     edited_at=_fill(edited, n), edited_rating=_fill(edited_rating, n),
-                     deleted_at=_fill(deleted, n), device_id=self.devices[acct])
+        self.out.add(
+            "reviews",
+            review_id=rid,
+            account_id=self.idx[acct],
+            merchant_id=merchant,
+            order_id=order_id,
+            rating=rating,
+            text=np.asarray(text, dtype=object),
+            created_at=created,
+            edited_at=_fill(edited, n),
+            edited_rating=_fill(edited_rating, n),
+            deleted_at=_fill(deleted, n),
+            device_id=self.devices[acct],
+        )
         return rid
 
     def message(self, acct: Any, merchant: Any, sender: str, text: list[str], sent: Any) -> None:
         acct = np.atleast_1d(acct)
         n = acct.size
-        self.out.add("messages", message_id=self.next_ids("message", n), account_id=self.idx[acct],
-                     merchant_id=merchant, sender=np.asarray([sender] * n, dtype=object),
-                     text=np.asarray(text, dtype=object), sent_at=sent)
+        self.out.add(
+            "messages",
+            message_id=self.next_ids("message", n),
+            account_id=self.idx[acct],
+            merchant_id=merchant,
+            sender=np.asarray([sender] * n, dtype=object),
+            text=np.asarray(text, dtype=object),
+            sent_at=sent,
+        )
 
     def transfer(self, merchant: int, acct: int, amount: float, kind: str, paid: int) -> None:
-        self.out.add("transfers", transfer_id=self.next_ids("transfer", 1), merchant_id=merchant,
-                     account_id=self.idx[acct], amount=float(amount),
-                     kind=np.asarray([kind], dtype=object), paid_at=paid)
+        self.out.add(
+            "transfers",
+            transfer_id=self.next_ids("transfer", 1),
+            merchant_id=merchant,
+            account_id=self.idx[acct],
+            amount=float(amount),
+            kind=np.asarray([kind], dtype=object),
+            paid_at=paid,
+        )
 
     def report(self, merchant: int, acct: int, review_id: int, reason: str, when: int) -> None:
-        self.out.add("reports", report_id=self.next_ids("report", 1), merchant_id=merchant,
-                     account_id=self.idx[acct], review_id=review_id,
-                     reason=np.asarray([reason], dtype=object), reported_at=when)
+        self.out.add(
+            "reports",
+            report_id=self.next_ids("report", 1),
+            merchant_id=merchant,
+            account_id=self.idx[acct],
+            review_id=review_id,
+            reason=np.asarray([reason], dtype=object),
+            reported_at=when,
+        )
 
     # ---------------------------------------------------------------- orders
 
@@ -389,22 +480,35 @@ class Chunk:
 
         r = np.flatnonzero((rng.random(m) < self.cfg.review_rate) & (delivered > 0))
         rating = rng.choice([1, 2, 3, 4, 5], size=r.size, p=[0.03, 0.03, 0.1, 0.3, 0.54])
-        self.review(buyer[r], merchant[r], oid[r], rating, delivered[r] + rng.integers(HOUR, 10 * DAY, r.size),
-                    edited=np.full(r.size, -1), edited_rating=np.full(r.size, -1), deleted=np.full(r.size, -1))
+        self.review(
+            buyer[r],
+            merchant[r],
+            oid[r],
+            rating,
+            delivered[r] + rng.integers(HOUR, 10 * DAY, r.size),
+            edited=np.full(r.size, -1),
+            edited_rating=np.full(r.size, -1),
+            deleted=np.full(r.size, -1),
+        )
 
         a = np.flatnonzero(rng.random(self.n) < 0.1)
         q_merchant = rng.choice(w.n_merchants, size=a.size, p=w.merchant_weight)
         q_time = w.start_ms + rng.integers(0, self.days, a.size) * DAY + w.human_time_of_day(rng, a.size)
         self.message(a, q_merchant, "account", self._pick(texts.QUESTIONS, a.size), q_time)
-        self.message(a, q_merchant, "merchant", self._pick(texts.MERCHANT_ANSWERS, a.size),
-                     q_time + rng.integers(MIN, 6 * HOUR, a.size))
+        self.message(
+            a,
+            q_merchant,
+            "merchant",
+            self._pick(texts.MERCHANT_ANSWERS, a.size),
+            q_time + rng.integers(MIN, 6 * HOUR, a.size),
+        )
 
     # ------------------------------------------------------ unhappy customers
 
     def unhappy_customers(self) -> None:
         """Real problems: negative review, complaint, refund, sometimes an upward edit."""
         rng, w = self.rng, self.w
-        for a in np.flatnonzero(self.pop == 1):
+        for a in map(int, np.flatnonzero(self.pop == 1)):
             for _ in range(int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))):
                 merchant = int(rng.choice(w.n_merchants, p=w.merchant_weight))
                 amount = round(float(w.merchant_price[merchant] * rng.lognormal(0, 0.4)), 2)
@@ -416,26 +520,42 @@ class Chunk:
                 complaint_at = review_at + int(rng.integers(-DAY, 2 * DAY))
                 complaint = self._one(texts.COMPLAINTS).format(amount=int(rng.choice([6, 8, 10, 12, 15, 20])))
                 self.message(a, merchant, "account", [complaint], complaint_at)
-                self.message(a, merchant, "merchant", [self._one(texts.MERCHANT_REPLIES_TO_COMPLAINT)],
-                             complaint_at + int(rng.integers(10 * MIN, DAY)))
+                self.message(
+                    a,
+                    merchant,
+                    "merchant",
+                    [self._one(texts.MERCHANT_REPLIES_TO_COMPLAINT)],
+                    complaint_at + int(rng.integers(10 * MIN, DAY)),
+                )
                 edited, edited_rating, deleted = -1, -1, -1
                 if refunded > 0:
                     self.transfer(merchant, a, amount, "refund", refunded)
                     if rng.random() < 0.15:
-                        self.transfer(merchant, a, float(rng.choice([5, 10, 15, 20, 30])), "compensation",
-                                      refunded + int(rng.integers(MIN, HOUR)))
+                        self.transfer(
+                            merchant,
+                            a,
+                            float(rng.choice([5, 10, 15, 20, 30])),
+                            "compensation",
+                            refunded + int(rng.integers(MIN, HOUR)),
+                        )
                     if rng.random() < 0.35:
                         edited = refunded + int(rng.integers(HOUR, 4 * DAY))
                         edited_rating = int(rng.choice([3, 4, 5]))
-                        self.message(a, merchant, "account", [self._one(texts.COMPLAINT_CLOSINGS)],
-                                     edited - int(rng.integers(MIN, HOUR)))
+                        self.message(
+                            a,
+                            merchant,
+                            "account",
+                            [self._one(texts.COMPLAINT_CLOSINGS)],
+                            edited - int(rng.integers(MIN, HOUR)),
+                        )
                     elif rng.random() < 0.05:
                         deleted = refunded + int(rng.integers(HOUR, 4 * DAY))
-                rid = self.review(a, merchant, oid, int(rng.choice([1, 2], p=[0.55, 0.45])), review_at,
-                                  edited, edited_rating, deleted)
+                rid = self.review(
+                    a, merchant, oid, int(rng.choice([1, 2], p=[0.55, 0.45])), review_at, edited, edited_rating, deleted
+                )
                 if rng.random() < 0.04:
                     reason = str(rng.choice(["abuse", "fake_review", "extortion"], p=[0.5, 0.3, 0.2]))
-                    self.report(merchant, a, int(rid[0]), reason, review_at + int(rng.integers(HOUR, 3 * DAY)))
+                    self.report(merchant, int(a), int(rid[0]), reason, review_at + int(rng.integers(HOUR, 3 * DAY)))
             self.label_hard_negative(int(a), "extortion", w.end_ms - int(rng.integers(0, 20)) * DAY)
 
     # --------------------------------------------------------- extortion
@@ -462,8 +582,13 @@ class Chunk:
                 demand = int(np.clip(round(rng.lognormal(np.log(1800 * drift), 0.6), -2), 600, 8800))
                 demand_at = review_at + int(rng.integers(2 * HOUR, 48 * HOUR))
                 amount_text = f"{demand:,d}" if rng.random() < 0.2 else str(demand)
-                self.message(talker, target, "account",
-                             [self._one(texts.EXTORTION_DEMANDS).format(amount=amount_text)], demand_at)
+                self.message(
+                    talker,
+                    target,
+                    "account",
+                    [self._one(texts.EXTORTION_DEMANDS).format(amount=amount_text)],
+                    demand_at,
+                )
                 reply_at = demand_at + int(rng.integers(10 * MIN, 12 * HOUR))
                 self.message(talker, target, "merchant", [self._one(texts.MERCHANT_REPLIES_TO_EXTORTION)], reply_at)
                 paid = rng.random() < 0.55
@@ -478,15 +603,29 @@ class Chunk:
                         deleted = fix_at
                     else:
                         edited, edited_rating = fix_at, 5
-                    self.message(talker, target, "account", [self._one(texts.EXTORTION_FOLLOW_UPS[:3])],
-                                 fix_at - 30 * MIN)
+                    self.message(
+                        talker, target, "account", [self._one(texts.EXTORTION_FOLLOW_UPS[:3])], fix_at - 30 * MIN
+                    )
                     last = max(last, fix_at)
                 else:
-                    self.message(talker, target, "account", [self._one(texts.EXTORTION_FOLLOW_UPS[3:])],
-                                 reply_at + int(rng.integers(HOUR, DAY)))
+                    self.message(
+                        talker,
+                        target,
+                        "account",
+                        [self._one(texts.EXTORTION_FOLLOW_UPS[3:])],
+                        reply_at + int(rng.integers(HOUR, DAY)),
+                    )
                     last = max(last, reply_at)
-                rid = self.review(buyer, target, oid, int(rng.choice([1, 2], p=[0.85, 0.15])), review_at,
-                                  edited, edited_rating, deleted)
+                rid = self.review(
+                    buyer,
+                    target,
+                    oid,
+                    int(rng.choice([1, 2], p=[0.85, 0.15])),
+                    review_at,
+                    edited,
+                    edited_rating,
+                    deleted,
+                )
                 if rng.random() < (0.15 if paid else 0.3):
                     reported_any = True
                     self.report(target, talker, int(rid[0]), "extortion", reply_at + int(rng.integers(HOUR, 3 * DAY)))
@@ -513,9 +652,15 @@ class Chunk:
         kept = kept[np.lexsort((cols["t"][kept], cols["acct"][kept]))]
         acct = cols["acct"][kept]
         content = cols["content"][kept]
-        self.out.add("likes", account_id=self.idx[acct], content_id=content,
-                     author_id=self.w.content_author[content], liked_at=cols["t"][kept],
-                     dwell_ms=cols["dwell"][kept], device_id=self.devices[acct])
+        self.out.add(
+            "likes",
+            account_id=self.idx[acct],
+            content_id=content,
+            author_id=self.w.content_author[content],
+            liked_at=cols["t"][kept],
+            dwell_ms=cols["dwell"][kept],
+            device_id=self.devices[acct],
+        )
 
     def _ordinary_likes(self) -> dict[str, np.ndarray]:
         rng, w = self.rng, self.w
@@ -526,8 +671,12 @@ class Chunk:
         acct = np.repeat(likers[li], per_day)
         t = w.start_ms + np.repeat(day, per_day) * DAY + w.human_time_of_day(rng, acct.size)
         dwell = np.where(rng.random(acct.size) < 0.85, rng.lognormal(np.log(8000), 0.9, acct.size), -1)
-        return {"acct": acct, "content": w.popular_content(rng, acct.size), "t": t.astype(np.int64),
-                "dwell": dwell.astype(np.int64)}
+        return {
+            "acct": acct,
+            "content": w.popular_content(rng, acct.size),
+            "t": t.astype(np.int64),
+            "dwell": dwell.astype(np.int64),
+        }
 
     def _power_likes(self) -> dict[str, np.ndarray]:
         """Enthusiastic humans: big volumes, human gaps, they open content and sleep."""
@@ -543,17 +692,22 @@ class Chunk:
         total = int(sess_size.sum())
         opened = rng.random(total) < 0.78
         dwell = np.where(opened, rng.lognormal(np.log(2500), 0.6, total), -1).astype(np.int64)
-        gaps = np.where(opened, dwell + rng.lognormal(np.log(900), 0.5, total),
-                        rng.lognormal(np.log(1400), 0.5, total)).astype(np.int64)
+        gaps = np.where(
+            opened, dwell + rng.lognormal(np.log(900), 0.5, total), rng.lognormal(np.log(1400), 0.5, total)
+        ).astype(np.int64)
         # Short feed-scrolling spells: 30-90 likes in about a minute, without opening.
         offsets = np.concatenate([[0], np.cumsum(sess_size)[:-1]]).astype(np.int64)
         for s in np.flatnonzero(rng.random(sess_size.size) < 0.12):
             k = int(min(sess_size[s], rng.integers(30, 91)))
             lo = int(offsets[s])
-            gaps[lo:lo + k] = rng.uniform(600, 1100, k).astype(np.int64)
-            dwell[lo:lo + k] = -1
-        return {"acct": np.repeat(sess_acct, sess_size), "content": w.popular_content(rng, total),
-                "t": session_times(sess_start, sess_size, gaps), "dwell": dwell}
+            gaps[lo : lo + k] = rng.uniform(600, 1100, k).astype(np.int64)
+            dwell[lo : lo + k] = -1
+        return {
+            "acct": np.repeat(sess_acct, sess_size),
+            "content": w.popular_content(rng, total),
+            "t": session_times(sess_start, sess_size, gaps),
+            "dwell": dwell,
+        }
 
     def _bot_likes(self) -> dict[str, np.ndarray]:
         """Automated likers: groups like the same items in lockstep, from shared devices."""
@@ -584,8 +738,12 @@ class Chunk:
                     sleep = int(rng.integers(0, 24))
                     hours = np.setdiff1d(hours, (sleep + np.arange(int(rng.integers(4, 9)))) % 24)
                 k = min(k, hours.size)
-                starts = w.start_ms + day * DAY + np.sort(rng.choice(hours, k, replace=False)) * HOUR \
+                starts = (
+                    w.start_ms
+                    + day * DAY
+                    + np.sort(rng.choice(hours, k, replace=False)) * HOUR
                     + rng.integers(0, 10 * MIN, k)
+                )
                 sizes = np.full(k, volume // k)
                 sizes[: volume - sizes.sum()] += 1
                 base = session_times(starts, sizes, gaps)
@@ -654,12 +812,20 @@ class Chunk:
     def finish(self) -> None:
         if self.labels:
             rows = sorted(self.labels, key=lambda r: (r[0], r[1]))
-            self.out.add("labels", account_id=self.idx[np.array([r[0] for r in rows])],
-                         risk=np.asarray([r[1] for r in rows], dtype=object),
-                         label=np.array([r[2] for r in rows]), decided_at=np.array([r[3] for r in rows]),
-                         source=np.asarray([r[4] for r in rows], dtype=object))
-        self.out.add("_truth", account_id=self.idx,
-                     population=np.asarray(POPULATIONS, dtype=object)[self.pop], group_id=self.group)
+            self.out.add(
+                "labels",
+                account_id=self.idx[np.array([r[0] for r in rows])],
+                risk=np.asarray([r[1] for r in rows], dtype=object),
+                label=np.array([r[2] for r in rows]),
+                decided_at=np.array([r[3] for r in rows]),
+                source=np.asarray([r[4] for r in rows], dtype=object),
+            )
+        self.out.add(
+            "_truth",
+            account_id=self.idx,
+            population=np.asarray(POPULATIONS, dtype=object)[self.pop],
+            group_id=self.group,
+        )
 
     def run(self) -> Tables:
         self.assign_populations()

@@ -9,15 +9,21 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
-
 from reviewguard.engine import connect
 from reviewguard.features.compute import build_features, cutoffs_at
 from reviewguard.features.registry import FEATURES
 from reviewguard.reader import open_dataset
 
 LATER_FIELDS = {"orders": ("delivered_at", "refunded_at"), "reviews": ("edited_at", "deleted_at")}
-EVENT_TIME = {"orders": "ordered_at", "reviews": "created_at", "messages": "sent_at", "transfers": "paid_at",
-              "reports": "reported_at", "likes": "liked_at", "labels": "decided_at"}
+EVENT_TIME = {
+    "orders": "ordered_at",
+    "reviews": "created_at",
+    "messages": "sent_at",
+    "transfers": "paid_at",
+    "reports": "reported_at",
+    "likes": "liked_at",
+    "labels": "decided_at",
+}
 
 
 def truncated_copy(src: Path, dst: Path, cutoff: pd.Timestamp) -> None:
@@ -72,13 +78,18 @@ def test_per_account_cutoffs_equal_single_as_of_runs(small_platform: Path) -> No
 def test_an_account_without_events_gets_zero_counts_and_null_rates(tmp_path: Path) -> None:
     (tmp_path / "accounts.csv").write_text(
         "account_id,created_at,level,phone_verified\nquiet,2026-01-01T00:00:00Z,2,true\n"
-        "busy,2026-01-01T00:00:00Z,2,true\n", encoding="utf-8")
+        "busy,2026-01-01T00:00:00Z,2,true\n",
+        encoding="utf-8",
+    )
     (tmp_path / "likes.csv").write_text(
         "account_id,content_id,author_id,liked_at,dwell_ms,device_id\n"
-        "busy,c1,x,2026-02-01T10:00:00.000Z,,d\nbusy,c2,x,2026-02-01T10:00:00.500Z,1200,d\n", encoding="utf-8")
+        "busy,c1,x,2026-02-01T10:00:00.000Z,,d\nbusy,c2,x,2026-02-01T10:00:00.500Z,1200,d\n",
+        encoding="utf-8",
+    )
     (tmp_path / "reviews.csv").write_text(
         "review_id,account_id,merchant_id,order_id,rating,text,created_at,edited_at,edited_rating,deleted_at,device_id\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     ds = open_dataset(connect(), tmp_path)
     f = frame(ds, cutoffs_at(ds, pd.Timestamp("2026-02-02").to_pydatetime())).set_index("account_id")
     quiet, busy = f.loc["quiet"], f.loc["busy"]

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from reviewguard.engine import connect
 from reviewguard.features.compute import build_features, cutoffs_from_labels
 from reviewguard.reader import open_dataset
@@ -45,10 +44,15 @@ def test_extortion_crews_differ_from_unhappy_customers_where_they_should(by_popu
     assert unhappy["negative_review_then_message_share"] > 0.5
     # Only crews demand money, are paid far above the price, and remove the review after payment.
     assert crew["money_demand_messages"] >= 1 and unhappy["money_demand_messages"] == 0
-    assert mean.loc["extortion_crew", "transfer_to_order_ratio_max"] > 10 * mean.loc["unhappy_customer",
-                                                                                     "transfer_to_order_ratio_max"]
-    assert mean.loc["extortion_crew", "negative_review_removed_after_payment_share"] > 0.2 > \
-        mean.loc["unhappy_customer", "negative_review_removed_after_payment_share"]
+    assert (
+        mean.loc["extortion_crew", "transfer_to_order_ratio_max"]
+        > 10 * mean.loc["unhappy_customer", "transfer_to_order_ratio_max"]
+    )
+    assert (
+        mean.loc["extortion_crew", "negative_review_removed_after_payment_share"]
+        > 0.2
+        > mean.loc["unhappy_customer", "negative_review_removed_after_payment_share"]
+    )
     assert crew["negatively_reviewed_merchants"] > unhappy["negatively_reviewed_merchants"]
     assert crew["negative_reviewed_merchant_orders"] < unhappy["negative_reviewed_merchant_orders"]
     assert crew["hours_delivery_to_negative_review"] < unhappy["hours_delivery_to_negative_review"]
