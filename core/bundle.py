@@ -21,6 +21,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+
 from reviewguard.errors import ModelLoadError
 
 BUNDLE_FORMAT = "reviewguard-model"

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from reviewguard.errors import ReviewguardError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
+
+from reviewguard.errors import ReviewguardError
 
 # MLflow's download bars would interleave with ours.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -195,6 +196,7 @@ def features_build(
 ) -> None:
     """One row per account (or cutoff) with account_id, as_of and every registry feature."""
     import ibis
+
     from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
 
     if as_of and cutoffs:
@@ -353,6 +355,7 @@ def case_build(
 ) -> None:
     """Write case.json (reproducible record) and case.html (moderator page) for accounts."""
     import pyarrow.parquet as pq
+
     from reviewguard.engine import connect
     from reviewguard.reader import open_dataset
     from reviewguard.serving.case import build_case, render_case_html

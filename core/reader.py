@@ -18,6 +18,7 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.datatypes as dt
 from ibis.backends import BaseBackend
+
 from reviewguard.contract import CONTRACT_VERSION, TABLES, Column, Table
 from reviewguard.engine import engine_name, materialize
 from reviewguard.errors import ContractError

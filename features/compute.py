@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import ibis
 import ibis.expr.datatypes as dt
+
 from reviewguard.features.lexicon import AMOUNT_AFTER, AMOUNT_BEFORE, DEMAND_PATTERN
 from reviewguard.features.registry import BY_NAME, FEATURES
 from reviewguard.reader import Dataset

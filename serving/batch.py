@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from reviewguard.engine import materialize
 from reviewguard.errors import ReviewguardError
 from reviewguard.features.compute import build_features, cutoffs_at

@@ -27,8 +27,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import reviewguard
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+import reviewguard
 from reviewguard.bundle import Bundle
 from reviewguard.features.compute import NIGHT_HOURS_UTC, build_features
 from reviewguard.features.registry import BY_NAME, CONTEXT_FAMILIES

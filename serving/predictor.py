@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
 from reviewguard.bundle import Bundle, Reference, RiskModel
 from reviewguard.features.registry import BY_NAME, CONTEXT_FAMILIES, FEATURE_SET_VERSION
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from reviewguard.engine import connect
 from reviewguard.reader import open_dataset
 from reviewguard.simulator import SimConfig, simulate

@@ -8,11 +8,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
+
 from reviewguard.cli import app
 from reviewguard.engine import connect
 from reviewguard.errors import ContractError
 from reviewguard.reader import open_dataset
-from typer.testing import CliRunner
 
 ACCOUNTS_CSV = """account_id,created_at,level,phone_verified
 007,2026-01-01T00:00:00Z,3,true

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from reviewguard.engine import connect
 from reviewguard.reader import open_dataset
 from reviewguard.simulator import SimConfig, simulate

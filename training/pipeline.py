@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import reviewguard
 from matplotlib.figure import Figure
+
+import reviewguard
 from reviewguard.bundle import Bundle, RiskModel
 from reviewguard.errors import TrainingDataError
 from reviewguard.features.compute import build_features, cutoffs_at, cutoffs_from_labels

@@ -16,8 +16,9 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
-import reviewguard
 from mlflow.tracking import MlflowClient
+
+import reviewguard
 from reviewguard.bundle import Bundle, load_bundle, save_bundle
 from reviewguard.errors import ModelLoadError, ReviewguardError
 from reviewguard.training.pipeline import TrainResult, report_markdown

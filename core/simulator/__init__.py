@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
 from reviewguard.contract import TABLES
 from reviewguard.errors import ReviewguardError
 from reviewguard.simulator.config import PopulationShares, SimConfig
@@ -87,6 +88,7 @@ def _write(cfg: SimConfig, work: Path, progress: Callable[[int, int], None] | No
 
 def _empty(path: Path, name: str) -> None:
     import numpy as np
+
     from reviewguard.simulator.generate import _to_arrow
 
     specs = COLUMN_SPECS[name]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from numpy.typing import ArrayLike
+
 from reviewguard.simulator import texts
 from reviewguard.simulator.config import SimConfig
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ibis
 import pytest
+
 from reviewguard.engine import connect
 from reviewguard.features.compute import is_money_demand, named_amount
 

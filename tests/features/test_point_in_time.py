@@ -9,6 +9,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+
 from reviewguard.engine import connect
 from reviewguard.features.compute import build_features, cutoffs_at
 from reviewguard.features.registry import FEATURES

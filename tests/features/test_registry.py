@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from reviewguard.features.docs import render_features_markdown
 from reviewguard.features.registry import BY_NAME, FAMILIES, FEATURES, features_for, monotone_constraints
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from reviewguard.bundle import load_bundle
 from reviewguard.engine import connect
 from reviewguard.features.compute import default_as_of

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
 from reviewguard.bundle import load_bundle
 from reviewguard.cli import app
 from reviewguard.features.compute import default_as_of
 from reviewguard.features.registry import BY_NAME
 from reviewguard.serving.batch import score_dataset
 from reviewguard.serving.predictor import SCORE_COLUMNS, Predictor
-from typer.testing import CliRunner
 
 REVIEWGUARD = str(Path(sys.executable).with_name("reviewguard"))
 

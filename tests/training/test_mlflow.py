@@ -14,6 +14,8 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
 from reviewguard.cli import app
 from reviewguard.serving.predictor import Predictor
 from reviewguard.training.config import load_config
@@ -25,7 +27,6 @@ from reviewguard.training.tracking import (
     download_bundle,
     log_training,
 )
-from typer.testing import CliRunner
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
 

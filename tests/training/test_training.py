@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from reviewguard.engine import connect
 from reviewguard.errors import ContractError, TrainingDataError
 from reviewguard.reader import open_dataset
