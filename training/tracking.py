@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,9 @@ def log_training(
         names = sorted({f for m in bundle.risks.values() for f in m.features})
         example = features.head(5)[["account_id", "decided_at", *names]].rename(columns={"decided_at": "as_of"})
         example = example.assign(as_of=example["as_of"].astype(str), **{n: example[n].astype("float64") for n in names})
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            # MLflow hints about the integer `top_k` parameter; features are float64 throughout.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
             bundle_dir = save_bundle(bundle, Path(tmp) / "bundle")
             info = mlflow.pyfunc.log_model(
                 name="model",
