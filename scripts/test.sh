@@ -8,6 +8,7 @@ echo "== packaging"
 bash scripts/check-wheel.sh
 echo "== ruff"
 .venv/bin/ruff check core features training serving tests benchmarks
+.venv/bin/ruff format --check core features training serving tests benchmarks
 echo "== mypy"
 .venv/bin/mypy core features training serving
 echo "== pytest"

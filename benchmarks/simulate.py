@@ -1,0 +1,114 @@
+"""Benchmark: simulator wall time and peak memory, against a same-process write baseline.
+
+    .venv/bin/python benchmarks/simulate.py --accounts 1000000
+
+Each measurement runs in a fresh child process so its peak RSS is its own.
+The baseline writes as many rows of plain random columns (same widths as the
+likes table) with the same Parquet writer, so the ratio shows what the
+simulator's logic costs beyond writing the bytes. Prints a markdown row and
+writes JSON to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+
+def _simulate(accounts: int, out: str, q: mp.Queue) -> None:
+    from reviewguard.simulator import SimConfig, simulate
+
+    t0 = time.perf_counter()
+    counts = simulate(SimConfig(accounts=accounts, seed=7), out)
+    q.put(
+        {
+            "seconds": time.perf_counter() - t0,
+            "rows": counts,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
+
+
+def _baseline(rows: int, out: str, q: mp.Queue) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    chunk = 2_000_000
+    with pq.ParquetWriter(
+        out,
+        pa.schema([("a", pa.int64()), ("c", pa.int64()), ("t", pa.timestamp("ms", tz="UTC")), ("d", pa.int64())]),
+        compression="zstd",
+    ) as w:
+        for start in range(0, rows, chunk):
+            n = min(chunk, rows - start)
+            w.write_table(
+                pa.table(
+                    {
+                        "a": np.sort(rng.integers(0, rows // 100 + 1, n)),
+                        "c": rng.integers(0, 3 * rows // 100 + 1, n),
+                        "t": pa.array(
+                            np.sort(rng.integers(1_772_000_000_000, 1_780_000_000_000, n)),
+                            type=pa.timestamp("ms", tz="UTC"),
+                        ),
+                        "d": rng.integers(0, 10_000, n),
+                    }
+                )
+            )
+    q.put(
+        {"seconds": time.perf_counter() - t0, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    )
+
+
+def run(target, *args) -> dict:  # type: ignore[no-untyped-def]
+    q: mp.Queue = mp.Queue()
+    p = mp.get_context("spawn").Process(target=target, args=(*args, q))
+    p.start()
+    result = q.get()
+    p.join()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--accounts", type=int, default=1_000_000)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="rg-bench-"))
+    try:
+        sim = run(_simulate, args.accounts, str(work / "sim"))
+        total_rows = sum(v for k, v in sim["rows"].items() if not k.startswith("_"))
+        base = run(_baseline, total_rows, str(work / "base.parquet"))
+        size_mb = sum(p.stat().st_size for p in (work / "sim").rglob("*") if p.is_file()) / 2**20
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {
+        "accounts": args.accounts,
+        "rows": sim["rows"],
+        "total_rows": total_rows,
+        "simulate_seconds": round(sim["seconds"], 1),
+        "simulate_peak_rss_mb": round(sim["peak_rss_mb"]),
+        "baseline_seconds": round(base["seconds"], 1),
+        "baseline_peak_rss_mb": round(base["peak_rss_mb"]),
+        "ratio_to_baseline": round(sim["seconds"] / base["seconds"], 2),
+        "output_mb": round(size_mb),
+    }
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"simulate_{args.accounts}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(
+        f"| {args.accounts:,} | {total_rows:,} | {result['simulate_seconds']} s | "
+        f"{result['simulate_peak_rss_mb']:,} MB | {result['baseline_seconds']} s | {result['ratio_to_baseline']}x |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The same feature code on DuckDB and on a local Spark session gives the same features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reviewguard.engine import connect, local_spark_session
+from reviewguard.features.compute import build_features, cutoffs_at, cutoffs_from_labels
+from reviewguard.reader import open_dataset
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    session = local_spark_session("local[2]")
+    yield session
+    session.stop()
+
+
+def _compare(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    a = a.sort_values(["account_id", "as_of"]).reset_index(drop=True)
+    b = b.sort_values(["account_id", "as_of"]).reset_index(drop=True)
+    assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0
+    assert (a.account_id == b.account_id).all()
+    assert (pd.to_datetime(a.as_of) == pd.to_datetime(b.as_of)).all()
+    for col in a.columns[2:]:
+        x, y = a[col].to_numpy(dtype=float), b[col].to_numpy(dtype=float)
+        np.testing.assert_array_equal(np.isnan(x), np.isnan(y), err_msg=f"nulls differ in {col}")
+        m = ~np.isnan(x)
+        np.testing.assert_allclose(x[m], y[m], rtol=1e-9, atol=0, err_msg=col)
+
+
+def test_duckdb_and_spark_compute_identical_features(spark, small_platform: Path) -> None:  # type: ignore[no-untyped-def]
+    duck = open_dataset(connect("duckdb"), small_platform)
+    sp = open_dataset(connect("pyspark", spark_session=spark), small_platform)
+    assert {n: (t.rows, t.valid_rows) for n, t in duck.report.tables.items()} == {
+        n: (t.rows, t.valid_rows) for n, t in sp.report.tables.items()
+    }
+    as_of = pd.Timestamp("2026-04-20 12:00").to_pydatetime()
+    _compare(
+        build_features(duck, cutoffs_at(duck, as_of)).to_pandas(), build_features(sp, cutoffs_at(sp, as_of)).to_pandas()
+    )
+    _compare(
+        build_features(duck, cutoffs_from_labels(duck)).to_pandas(),
+        build_features(sp, cutoffs_from_labels(sp)).to_pandas(),
+    )
