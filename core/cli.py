@@ -336,6 +336,47 @@ def score(
         out.print(f"drift: every feature's PSI is below {summary['drift']['threshold']} ({drift_file})")
 
 
+@app.command()
+@friendly_errors
+def promote(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    data: Annotated[Path, typer.Option(help="Dataset with labels decided after both models' test periods.")],
+    tolerance: Annotated[float, typer.Option(help="Average-precision loss allowed per risk.")] = 0.01,
+) -> None:
+    """Move the champion alias to the challenger if no risk gets worse beyond the tolerance."""
+    from reviewguard.training.pipeline import features_at_labels, label_table
+    from reviewguard.training.promote import compare, later_labels
+    from reviewguard.training.tracking import CHALLENGER, CHAMPION, connect_tracking, download_bundle, resolve_alias
+
+    client = connect_tracking()
+    challenger_v, champion_v = resolve_alias(client, name, CHALLENGER), resolve_alias(client, name, CHAMPION)
+    if challenger_v is None:
+        raise ReviewguardError(f"{name} has no {CHALLENGER} version; train with --register-as {name} first")
+    if challenger_v == champion_v:
+        out.print(f"{name}: version {challenger_v} is already both challenger and champion; nothing to do")
+        return
+    challenger, _ = download_bundle(f"models:/{name}/{challenger_v}")
+    champion, _ = download_bundle(f"models:/{name}/{champion_v}") if champion_v else (None, None)
+    if champion is None:
+        client.set_registered_model_alias(name, CHAMPION, challenger_v)
+        out.print(f"{name}: no champion yet; version {challenger_v} is now champion")
+        return
+    ds = _open(data)
+    labels = later_labels(label_table(ds), challenger, champion)
+    if labels.empty:
+        raise ReviewguardError(f"{data}: no labels decided after both models' test periods; nothing to compare on")
+    rows = features_at_labels(ds, labels)
+    result = compare(challenger, champion, rows, tolerance=tolerance)
+    for line in result["reasons"]:
+        out.print(line, highlight=False)
+    if result["promote"]:
+        client.set_registered_model_alias(name, CHAMPION, challenger_v)
+        out.print(f"promoted: {name} champion is now version {challenger_v} (was {champion_v})")
+    else:
+        out.print(f"not promoted: {name} champion stays version {champion_v}")
+        raise typer.Exit(1)
+
+
 case_app = typer.Typer(
     help="Moderation case files: build one per decision, verify it reproduces.", no_args_is_help=True
 )

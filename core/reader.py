@@ -340,7 +340,7 @@ def _check_table(
             flag_names[key] = f"__rule_{i}"
         staged = materialize(
             con,
-            f"_rg_staged_{spec.name}",
+            f"_rg_checked_{spec.name}",
             staged.mutate(**{flag_names[key]: v for key, v in extra_flags.items()}),
         )
 

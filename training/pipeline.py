@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -91,6 +92,20 @@ def label_table(ds: Dataset) -> pd.DataFrame:
     return lab.sort_values(["risk", "decided_at", "account_id"], kind="stable").reset_index(drop=True)
 
 
+def features_at_labels(ds: Dataset, lab: pd.DataFrame) -> pd.DataFrame:
+    """Each labels row with the features computed at its ``decided_at`` (column ``as_of``)."""
+    if len(lab) == int(ds.tables["labels"].count().execute()):
+        cutoffs = cutoffs_from_labels(ds)
+    else:
+        pairs = lab[["account_id", "decided_at"]].drop_duplicates().rename(columns={"decided_at": "as_of"})
+        mem = ibis.memtable(pairs)
+        cutoffs = mem.select(account_id=mem.account_id.cast("string"), as_of=mem.as_of.cast("timestamp"))
+    feats = build_features(ds, cutoffs).to_pandas()
+    feats["as_of"] = pd.to_datetime(feats["as_of"])
+    data = lab.merge(feats, left_on=["account_id", "decided_at"], right_on=["account_id", "as_of"], how="left")
+    return data.sort_values(["risk", "decided_at", "account_id"], kind="stable").reset_index(drop=True)
+
+
 def time_split(lab: pd.DataFrame, cfg: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     s = cfg.split
     t = lab["decided_at"]
@@ -147,11 +162,7 @@ def train_models(
     """Train one model per risk in the labels. ``populations`` (account_id, population) marks hard negatives."""
     lab = label_table(ds)
     risks = sorted(lab["risk"].unique())
-    cutoffs = cutoffs_from_labels(ds)
-    feats = build_features(ds, cutoffs).to_pandas()
-    feats["as_of"] = pd.to_datetime(feats["as_of"])
-    data = lab.merge(feats, left_on=["account_id", "decided_at"], right_on=["account_id", "as_of"], how="left")
-    data = data.sort_values(["risk", "decided_at", "account_id"], kind="stable").reset_index(drop=True)
+    data = features_at_labels(ds, lab)
     weights = cfg.evaluation.get("source_weights", {})
     data["weight"] = data["source"].map(lambda src: float(weights.get(src, 1.0)))
     data["hard_negative"] = ""
@@ -214,7 +225,12 @@ def train_models(
         policy,
         FEATURE_SET_VERSION,
         reviewguard.__version__,
-        {"data_fingerprint": ds.fingerprint, "reference_as_of": str(reference_as_of)},
+        {
+            "data_fingerprint": ds.fingerprint,
+            "reference_as_of": str(reference_as_of),
+            # Labels decided from here on were never seen in training or validation.
+            "test_cuts": {risk: staged[risk][2]["test_cut"] for risk in risks},
+        },
     )
     predictor = Predictor(bundle)
 

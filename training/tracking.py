@@ -183,6 +183,13 @@ def register(
     return str(mv.version)
 
 
+def resolve_alias(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except Exception:
+        return None
+
+
 def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bundle, dict[str, str]]:
     """Load a model from the registry (``models:/NAME/VERSION``, ``models:/NAME@alias``),
     a run (``runs:/...``), or an explicit local folder (a bundle or an MLflow model)."""
