@@ -110,7 +110,7 @@ def test_train_register_load_by_alias_against_a_real_server(server: Server, trai
     logged = log_training(trained, load_config().raw, experiment="t", register_as="rg", data_path="x", client=client)
     assert logged["registered_uri"] == "models:/rg/1"
     assert client.get_model_version_by_alias("rg", CHALLENGER).version == "1"
-    assert client.get_model_version_by_alias("rg", CHAMPION).version == "1"
+    assert str(client.get_model_version_by_alias("rg", CHAMPION).version) == "1"
     run = client.get_run(logged["run_id"])
     assert run.data.tags["feature_set_version"] == trained.bundle.feature_set_version
     assert run.data.tags["data_fingerprint"] == trained.data_fingerprint
@@ -140,7 +140,7 @@ def test_train_register_load_by_alias_against_a_real_server(server: Server, trai
     # A second registration is challenger only; champion stays until promoted.
     log_training(trained, load_config().raw, experiment="t", register_as="rg", data_path="x", client=client)
     assert client.get_model_version_by_alias("rg", CHALLENGER).version == "2"
-    assert client.get_model_version_by_alias("rg", CHAMPION).version == "1"
+    assert str(client.get_model_version_by_alias("rg", CHAMPION).version) == "1"
 
     # After a restart of the server the model is still there and reproduces.
     server.stop()
@@ -206,25 +206,29 @@ def test_cli_end_to_end_on_a_local_sqlite_store(train_platform: Path, tmp_path: 
     assert not (tmp_path / "x.parquet").exists()
 
 
-def test_promote_moves_champion_only_when_no_risk_gets_worse(trained, train_dataset, populations,
-                                                            tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_promote_moves_champion_only_when_no_risk_gets_worse(
+    trained, train_dataset, populations, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     from reviewguard.training.pipeline import train_models
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {"MLFLOW_TRACKING_URI": uri}
     client = connect_tracking(uri)
     log_training(trained, load_config().raw, experiment="p", register_as="rg", data_path="x", client=client)
-    weak_cfg = load_config(overrides={"lightgbm": {"num_leaves": 2, "n_estimators": 1, "early_stopping_rounds": 1,
-                                                   "feature_fraction": 0.2}})
+    weak_cfg = load_config(
+        overrides={
+            "lightgbm": {"num_leaves": 2, "n_estimators": 1, "early_stopping_rounds": 1, "feature_fraction": 0.2}
+        }
+    )
     weak = train_models(train_dataset, weak_cfg, populations=populations)
     log_training(weak, weak_cfg.raw, experiment="p", register_as="rg", data_path="x", client=client)
     runner = CliRunner()
     r = runner.invoke(app, ["promote", "rg", "--data", str(train_dataset.root)], env=env)
     assert r.exit_code == 1, r.output
     assert "not promoted" in r.output and "worse beyond the tolerance" in r.output
-    assert client.get_model_version_by_alias("rg", CHAMPION).version == "1"
+    assert str(client.get_model_version_by_alias("rg", CHAMPION).version) == "1"
     log_training(trained, load_config().raw, experiment="p", register_as="rg", data_path="x", client=client)
     r = runner.invoke(app, ["promote", "rg", "--data", str(train_dataset.root)], env=env)
     assert r.exit_code == 0, r.output
     assert "promoted: rg champion is now version 3" in r.output
-    assert client.get_model_version_by_alias("rg", CHAMPION).version == "3"
+    assert str(client.get_model_version_by_alias("rg", CHAMPION).version) == "3"
