@@ -69,7 +69,7 @@ def _baseline(rows: int, out: str, q: mp.Queue) -> None:
 
 
 def run(target, *args) -> dict:  # type: ignore[no-untyped-def]
-    q: mp.Queue = mp.Queue()
+    q: mp.Queue = mp.get_context("spawn").Queue()
     p = mp.get_context("spawn").Process(target=target, args=(*args, q))
     p.start()
     result = q.get()

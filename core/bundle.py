@@ -190,3 +190,23 @@ def load_bundle(folder: str | Path) -> Bundle:
         )
     policy = json.loads((folder / "policy.json").read_text())
     return Bundle(risks, policy, meta["feature_set_version"], meta["package_version"], meta.get("created_from", {}))
+
+
+def bundle_files(bundle: Bundle) -> dict[str, str]:
+    """The bundle as {relative path: text}, to ship to Spark executors (no shared filesystem needed)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = save_bundle(bundle, Path(tmp) / "bundle")
+        return {str(p.relative_to(folder)): p.read_text(encoding="utf-8") for p in folder.rglob("*") if p.is_file()}
+
+
+def bundle_from_files(files: dict[str, str], folder: str | Path) -> Bundle:
+    folder = Path(folder)
+    for rel, text in files.items():
+        target = (folder / rel).resolve()
+        if folder.resolve() not in target.parents:
+            raise ModelLoadError(f"bundle file {rel!r} leaves the bundle folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return load_bundle(folder)

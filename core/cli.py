@@ -288,6 +288,9 @@ def score(
     chunk_size: Annotated[int, typer.Option(help="Accounts per chunk (bounds memory).")] = 100_000,
     resume: Annotated[bool, typer.Option(help="Continue a run that was interrupted.")] = False,
     memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit.")] = "4GB",
+    engine: Annotated[
+        str, typer.Option(help="duckdb (one machine, one Parquet file) or pyspark (a folder of Parquet parts).")
+    ] = "duckdb",
     quarantine: Annotated[Path | None, typer.Option(help="Set bad rows aside here instead of stopping.")] = None,
 ) -> None:
     """Score every account with the model, with reasons for the flagged ones."""
@@ -303,6 +306,9 @@ def score(
     with console.status(f"loading model {model}"):
         bundle, meta = download_bundle(model)
     predictor = Predictor(bundle, model_uri=model, model_version=meta["model_version"])
+    if engine == "pyspark":
+        _score_on_spark(predictor, data, out_file, as_of, explain, top_k)
+        return
     con = connect(memory_limit=memory_limit)
     ds = open_dataset(con, data, bad_rows="quarantine" if quarantine else "error")
     if quarantine and ds.quarantine:
@@ -475,6 +481,27 @@ def case_verify(
         out.print("NOT REPRODUCED")
         raise typer.Exit(1)
     out.print("REPRODUCED: every score and action matches exactly")
+
+
+def _score_on_spark(predictor: Any, data: Path, out_file: Path, as_of: str | None, explain: str, top_k: int) -> None:
+    """Spark writes a folder of parts; it appears under its name only when complete."""
+    import shutil
+
+    from reviewguard.engine import connect
+    from reviewguard.features.compute import default_as_of
+    from reviewguard.reader import open_dataset
+    from reviewguard.serving.spark import score_spark
+
+    ds = open_dataset(connect("pyspark"), data)
+    moment = _parse_time(as_of, "--as-of") or default_as_of(ds)
+    tmp = out_file.with_name(f".{out_file.name}.spark-tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with console.status("scoring on Spark"):
+        score_spark(ds, predictor, as_of=moment, explain=explain, top_k=top_k).write.parquet(str(tmp))
+    if out_file.exists():
+        shutil.rmtree(out_file) if out_file.is_dir() else out_file.unlink()
+    tmp.rename(out_file)
+    out.print(f"scored on Spark as of {moment.isoformat()} -> {out_file}/ (Parquet parts)", highlight=False)
 
 
 @app.command("config")

@@ -7,6 +7,7 @@ naive timestamps mean UTC everywhere, as the contract says.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from typing import Any, Literal
 
@@ -48,6 +49,9 @@ def connect(
 def local_spark_session(master: str = "local[2]") -> Any:
     """A local Spark session for development and tests (needs Java 17)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers must run this interpreter (with reviewguard installed), not the system one.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     return (

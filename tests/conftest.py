@@ -59,3 +59,13 @@ def bundle_dir(trained, tmp_path_factory: pytest.TempPathFactory) -> Path:  # ty
     from reviewguard.bundle import save_bundle
 
     return save_bundle(trained.bundle, tmp_path_factory.mktemp("bundle") / "bundle")
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    """One local Spark session per test run (it takes ~15 s to start)."""
+    from reviewguard.engine import local_spark_session
+
+    session = local_spark_session("local[2]")
+    yield session
+    session.stop()

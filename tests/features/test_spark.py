@@ -8,18 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reviewguard.engine import connect, local_spark_session
+from reviewguard.engine import connect
 from reviewguard.features.compute import build_features, cutoffs_at, cutoffs_from_labels
 from reviewguard.reader import open_dataset
 
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="session")
-def spark():  # type: ignore[no-untyped-def]
-    session = local_spark_session("local[2]")
-    yield session
-    session.stop()
 
 
 def _compare(a: pd.DataFrame, b: pd.DataFrame) -> None:
