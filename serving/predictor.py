@@ -227,3 +227,12 @@ class Predictor:
                 }
             )
         return out
+
+
+def portable_frame(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores as plain columns for MLflow serving and Spark UDFs: reasons as JSON text."""
+    out = scores.copy()
+    out["reasons"] = [json.dumps(r, ensure_ascii=False) for r in out["reasons"]]
+    out["base_value"] = out["base_value"].astype("float64")
+    out["as_of"] = out["as_of"].astype(str)
+    return out.drop(columns=["model_uri", "model_version", "scored_at"])

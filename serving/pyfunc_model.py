@@ -9,7 +9,6 @@ Output: one row per account and risk with score, action and, per the
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import mlflow
@@ -25,19 +24,15 @@ class ReviewguardPyfunc(PythonModel):
         self.predictor = Predictor(load_bundle(context.artifacts["bundle"]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        from reviewguard.serving.predictor import portable_frame
+
         params = params or {}
         frame = model_input.copy()
         if "as_of" in frame.columns:
             frame["as_of"] = pd.to_datetime(frame["as_of"])
-        out = self.predictor.predict(
-            frame,
-            explain=str(params.get("explain", "flagged")),
-            top_k=int(params.get("top_k", 5)),
-        )
-        out["reasons"] = [json.dumps(r, ensure_ascii=False) for r in out["reasons"]]
-        out["base_value"] = out["base_value"].astype("float64")
-        out["as_of"] = out["as_of"].astype(str)
-        return out.drop(columns=["model_uri", "model_version", "scored_at"])
+        explain = str(params.get("explain", "flagged"))
+        out = self.predictor.predict(frame, explain=explain, top_k=int(params.get("top_k", 5)))
+        return portable_frame(out)
 
 
 mlflow.models.set_model(ReviewguardPyfunc())

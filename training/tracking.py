@@ -17,14 +17,18 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
+from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 import reviewguard
 from reviewguard.bundle import Bundle, load_bundle, save_bundle
 from reviewguard.errors import ModelLoadError, ReviewguardError
+from reviewguard.serving.predictor import Predictor, portable_frame
 from reviewguard.training.pipeline import TrainResult, report_markdown
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+# Parameters a served model accepts per request, with their defaults.
+INFERENCE_PARAMS = {"explain": "flagged", "top_k": 5}
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 
@@ -128,7 +132,13 @@ def log_training(
                 python_model=str(Path(__file__).resolve().parent.parent / "serving" / "pyfunc_model.py"),
                 artifacts={"bundle": str(bundle_dir)},
                 input_example=example,
-                params={"explain": "flagged", "top_k": 5},
+                signature=infer_signature(
+                    example,
+                    portable_frame(
+                        Predictor(bundle).predict(example.assign(as_of=pd.to_datetime(example["as_of"])), explain="all")
+                    ),
+                    params=INFERENCE_PARAMS,
+                ),
                 pip_requirements=_requirements(),
                 metadata={
                     "reviewguard_version": reviewguard.__version__,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+from tests_support import free_port
 from typer.testing import CliRunner
 
 from reviewguard.cli import app
@@ -29,12 +29,6 @@ from reviewguard.training.tracking import (
 )
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
