@@ -80,13 +80,15 @@ def run(target, *args) -> dict:  # type: ignore[no-untyped-def]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--accounts", type=int, default=1_000_000)
+    ap.add_argument("--keep", help="keep the simulated dataset in this folder (for the other benchmarks)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rg-bench-"))
+    sim_dir = Path(args.keep) if args.keep else work / "sim"
     try:
-        sim = run(_simulate, args.accounts, str(work / "sim"))
+        sim = run(_simulate, args.accounts, str(sim_dir))
         total_rows = sum(v for k, v in sim["rows"].items() if not k.startswith("_"))
         base = run(_baseline, total_rows, str(work / "base.parquet"))
-        size_mb = sum(p.stat().st_size for p in (work / "sim").rglob("*") if p.is_file()) / 2**20
+        size_mb = sum(p.stat().st_size for p in sim_dir.rglob("*") if p.is_file()) / 2**20
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {

@@ -1,0 +1,143 @@
+"""Benchmark: batch scoring throughput and memory, against bare LightGBM and SHAP.
+
+    .venv/bin/python benchmarks/scoring.py --data DIR --model URI_OR_BUNDLE
+
+In one child process (same data, same machine, same moment):
+- the predictor without explanations (margin, calibration, policy) against the
+  bare ``Booster.predict`` on the same feature matrices, accounts per second;
+- explanation throughput on the same rows: the predictor with ``explain=all``,
+  LightGBM ``pred_contrib``, and ``shap.TreeExplainer``;
+and in another child, the whole ``reviewguard score`` path (features, scoring,
+``--explain flagged``, crash-safe writing) for every account, with its peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+
+def _rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _load(model: str):  # type: ignore[no-untyped-def]
+    from reviewguard.serving.predictor import Predictor
+    from reviewguard.training.tracking import download_bundle
+
+    bundle, meta = download_bundle(model)
+    return Predictor(bundle, model_uri=model, model_version=meta["model_version"])
+
+
+def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
+    import numpy as np
+    import shap
+
+    from reviewguard.engine import connect
+    from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
+    from reviewguard.reader import open_dataset
+
+    predictor = _load(model)
+    ds = open_dataset(connect(memory_limit="8GB"), data)
+    feats = build_features(ds, cutoffs_at(ds, default_as_of(ds))).to_pandas()
+    n = len(feats)
+    t0 = time.perf_counter()
+    scores = predictor.predict(feats, explain="none")
+    ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for m in predictor.bundle.risks.values():
+        m.booster.predict(predictor.matrix(m, feats), raw_score=True)
+    bare = time.perf_counter() - t0
+
+    # Explanations on the highest-scored rows, as a moderation queue would see them.
+    top = scores.sort_values("score", ascending=False).drop_duplicates("account_id").head(explain_rows)
+    rows = feats[feats.account_id.isin(top.account_id)].reset_index(drop=True)
+    t0 = time.perf_counter()
+    predictor.predict(rows, explain="all")
+    ours_explain = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for m in predictor.bundle.risks.values():
+        m.booster.predict(predictor.matrix(m, rows), pred_contrib=True)
+    contrib = time.perf_counter() - t0
+    max_diff = 0.0
+    tree_explainer = 0.0
+    for m in predictor.bundle.risks.values():
+        x = predictor.matrix(m, rows)
+        t0 = time.perf_counter()
+        sv = shap.TreeExplainer(m.booster).shap_values(x)
+        tree_explainer += time.perf_counter() - t0
+        pc = np.asarray(m.booster.predict(x, pred_contrib=True))[:, :-1]
+        max_diff = max(max_diff, float(np.abs(np.asarray(sv) - pc).max()))
+    risks = len(predictor.bundle.risks)
+    q.put(
+        {
+            "accounts": n,
+            "risks": risks,
+            "predict_accounts_per_s": n / ours,
+            "bare_booster_accounts_per_s": n / bare,
+            "predict_over_bare": ours / bare,
+            "explained_rows": len(rows) * risks,
+            "explain_rows_per_s": len(rows) * risks / ours_explain,
+            "pred_contrib_rows_per_s": len(rows) * risks / contrib,
+            "tree_explainer_rows_per_s": len(rows) * risks / tree_explainer,
+            "tree_explainer_vs_pred_contrib_max_abs_diff": max_diff,
+            "peak_rss_mb": _rss(),
+        }
+    )
+
+
+def _end_to_end(data: str, model: str, q: mp.Queue) -> None:
+    from reviewguard.engine import connect
+    from reviewguard.features.compute import default_as_of
+    from reviewguard.reader import open_dataset
+    from reviewguard.serving.batch import score_dataset
+
+    predictor = _load(model)
+    t0 = time.perf_counter()
+    ds = open_dataset(connect(memory_limit="4GB"), data)
+    out = Path(tempfile.mkdtemp()) / "scores.parquet"
+    summary = score_dataset(ds, predictor, out, as_of=default_as_of(ds), explain="flagged")
+    q.put(
+        {
+            "seconds": time.perf_counter() - t0,
+            "accounts": summary["accounts"],
+            "actions": summary["actions"],
+            "peak_rss_mb": _rss(),
+            "output_mb": out.stat().st_size / 2**20,
+        }
+    )
+
+
+def run(target, *args) -> dict:  # type: ignore[no-untyped-def]
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=(*args, q))
+    p.start()
+    result = q.get()
+    p.join()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--explain-rows", type=int, default=2000)
+    args = ap.parse_args()
+    result = {
+        "throughput": run(_throughput, args.data, args.model, args.explain_rows),
+        "end_to_end": run(_end_to_end, args.data, args.model),
+    }
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"scoring_{result['end_to_end']['accounts']}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
