@@ -141,6 +141,8 @@ def _print_report(report: Any) -> None:
     if report.violations:
         out.print("Problems, with a few offending rows:")
         out.print(report.summary(), highlight=False, markup=False)
+    for w in report.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
 
 
 def _parse_time(value: str | None, what: str) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,6 +58,9 @@ class TableReport:
     valid_rows: int = 0
     violations: list[Violation] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
+    # Rows dated after the moment the data was read: not a contract breach, but
+    # worth a warning (the default as-of ignores them; see features.compute).
+    future_rows: int = 0
 
     @property
     def bad_rows(self) -> int:
@@ -69,6 +73,16 @@ class ValidationReport:
     tables: dict[str, TableReport] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)
     contract_version: int = CONTRACT_VERSION
+    opened_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+
+    @property
+    def warnings(self) -> list[str]:
+        return [
+            f"{t.name}: {t.future_rows:,} rows dated after {self.opened_at:%Y-%m-%d %H:%M} UTC "
+            "(when the data was read); the default as-of ignores them"
+            for t in self.tables.values()
+            if t.future_rows
+        ]
 
     @property
     def violations(self) -> list[Violation]:
@@ -101,6 +115,7 @@ class ValidationReport:
                     "rows": t.rows,
                     "valid_rows": t.valid_rows,
                     "extra_columns": t.extra_columns,
+                    "future_rows": t.future_rows,
                     "violations": [
                         {
                             "column": v.column,
@@ -115,6 +130,7 @@ class ValidationReport:
                 for name, t in self.tables.items()
             },
             "quarantined": self.quarantined,
+            "warnings": self.warnings,
         }
 
 
@@ -303,6 +319,7 @@ def _check_table(
     source: str,
     valid_accounts: ibis.Table | None,
     allowed_override: dict[str, tuple[str, ...]],
+    opened_at: datetime,
 ) -> tuple[TableReport, ibis.Table | None, ibis.Table | None]:
     report = TableReport(spec.name, source)
     known = set(spec.column_names)
@@ -374,6 +391,9 @@ def _check_table(
 
     clean = staged.filter(~any_bad).select(*[staged[f"__n_{c}"].name(c) for c in spec.column_names])
     clean = materialize(con, spec.name, clean)
+    if spec.event_time and spec.name != "labels":
+        now = ibis.literal(opened_at, type=dt.timestamp)
+        report.future_rows = int((clean[spec.event_time] > now).sum().execute() or 0)
     bad: ibis.Table | None = None
     if report.bad_rows:
         rules_text = ibis.literal("")
@@ -446,7 +466,9 @@ def open_dataset(
             continue
         layout, path = found
         raw = _read_raw(con, layout, path, name)
-        table_report, table_clean, table_bad = _check_table(con, spec, raw, path, valid_accounts, allowed_override)
+        table_report, table_clean, table_bad = _check_table(
+            con, spec, raw, path, valid_accounts, allowed_override, report.opened_at
+        )
         report.tables[name] = table_report
         if table_clean is not None:
             clean[name] = table_clean

@@ -576,20 +576,27 @@ def build_features(ds: Dataset, cutoffs: ibis.Table, names: list[str] | None = N
 
 
 def latest_event_time(ds: Dataset) -> datetime:
-    """Time of the latest event in the dataset (labels and account creation excluded)."""
-    from reviewguard.contract import EVENT_TABLES, TABLES
+    """Time of the latest event (labels and account creation excluded).
 
+    Events dated after the moment the data was read are ignored: one row
+    stamped 2099 must not move every account's as-of into the future.
+    """
+    from reviewguard.contract import EVENT_TABLES, TABLES
+    from reviewguard.errors import ReviewguardError
+
+    now = ibis.literal(ds.report.opened_at, type=dt.timestamp)
     latest: datetime | None = None
     for name in EVENT_TABLES:
         t = ds.table(name)
         if t is None:
             continue
-        value = t[TABLES[name].event_time].max().execute()
+        col = t[TABLES[name].event_time]
+        value = t.filter(col <= now)[TABLES[name].event_time].max().execute()
         if value is not None and str(value) != "NaT":
             v = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
             latest = v if latest is None or v > latest else latest
     if latest is None:
-        raise ValueError("the dataset has no events; pass an explicit as-of")
+        raise ReviewguardError(f"{ds.root} holds no events before now; pass an explicit --as-of")
     return latest.replace(tzinfo=None)
 
 
