@@ -13,4 +13,4 @@ echo "== mypy"
 .venv/bin/mypy core features training serving
 echo "== pytest"
 export SPARK_LOCAL_IP=127.0.0.1
-.venv/bin/pytest "$@"
+.venv/bin/pytest --nbmake tests notebooks "$@"
