@@ -385,6 +385,38 @@ def promote(
         raise typer.Exit(1)
 
 
+datasets_app = typer.Typer(help="Convert public datasets into the data contract.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.command("yelp")
+@friendly_errors
+def datasets_yelp(
+    input_file: Annotated[Path, typer.Option("--input", help="YelpChi/YelpNYC metadata file (.gz or text).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Dataset folder to write.")],
+) -> None:
+    """Yelp filtered-review metadata -> accounts, reviews and labels (risk review_spam).
+
+    Train on it with `reviewguard train --data DIR --config yelp`.
+    """
+    import pandas as pd
+
+    from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
+
+    if not input_file.is_file():
+        raise ReviewguardError(f"{input_file} does not exist")
+    try:
+        raw = pd.read_csv(input_file, sep=r"\s+", header=None, names=YELP_COLUMNS, dtype=str)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise ReviewguardError(f"{input_file}: cannot read as Yelp metadata: {exc}") from exc
+    tables = yelp_to_contract(parse_yelp_metadata(raw, str(input_file)))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        _atomic_parquet(table, out_dir / f"{name}.parquet")
+    counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in tables.items())
+    out.print(f"wrote {out_dir}: {counts}", highlight=False)
+
+
 case_app = typer.Typer(
     help="Moderation case files: build one per decision, verify it reproduces.", no_args_is_help=True
 )

@@ -6,7 +6,9 @@ naive timestamps mean UTC everywhere, as the contract says.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from typing import Any, Literal
@@ -33,7 +35,12 @@ def connect(
     if engine == "duckdb":
         con = ibis.duckdb.connect()
         con.raw_sql("SET TimeZone='UTC'")
-        con.raw_sql(f"SET temp_directory='{tempfile.gettempdir()}/reviewguard_duckdb'")
+        # A spill folder of its own, removed at exit, so crashed runs cannot pile up files.
+        spill = tempfile.mkdtemp(prefix="reviewguard-duckdb-")
+        atexit.register(shutil.rmtree, spill, ignore_errors=True)
+        con.raw_sql(f"SET temp_directory='{spill}'")
+        # Outputs that need an order sort explicitly; this lets DuckDB stream more and hold less.
+        con.raw_sql("SET preserve_insertion_order=false")
         if memory_limit:
             con.raw_sql(f"SET memory_limit='{memory_limit}'")
         if threads:

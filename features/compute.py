@@ -242,6 +242,11 @@ def lockstep_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     a cutoff only when it ended before the as_of, so nothing after it leaks.
     """
     likes = ds.tables["likes"]
+    # Only likes inside some cutoff's 30-day window can matter: filter before the self-join,
+    # which is the one step here whose cost grows faster than the data.
+    bounds = cutoffs.aggregate(lo=cutoffs.as_of.min() - ibis.interval(days=30), hi=cutoffs.as_of.max())
+    likes = likes.cross_join(bounds)
+    likes = likes.filter((likes.liked_at >= likes.lo) & (likes.liked_at < likes.hi))
     stamped = likes.select(
         "account_id",
         "content_id",
@@ -497,6 +502,81 @@ def crew_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     return j.group_by(list(KEY)).aggregate(crew_accounts_sharing_device_or_address=j.other.nunique())
 
 
+# -------------------------------------------------------------- review spam
+
+BURST_DAYS = 28  # SpEagle's burstiness horizon
+
+
+def _product_days(reviews: ibis.Table) -> ibis.Table:
+    """Per product and day: reviews before that day, and count and rating sum up to it (inclusive).
+
+    Aggregating per day first keeps same-day ties deterministic; a review's
+    context then uses only reviews of its own day or earlier.
+    """
+    day = reviews.created_at.truncate("D")
+    per_day = reviews.group_by(["merchant_id", day.name("day")]).aggregate(
+        n=reviews.count(), rating_sum=reviews.rating.sum()
+    )
+    w = ibis.cumulative_window(group_by="merchant_id", order_by="day")
+    cum = per_day.mutate(n_upto=per_day.n.sum().over(w), rating_upto=per_day.rating_sum.sum().over(w))
+    return cum.select("merchant_id", "day", "n_upto", "rating_upto", earlier=cum.n_upto - cum.n)
+
+
+def review_spam_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
+    reviews = ds.tables["reviews"]
+    r = _before(reviews, cutoffs, "created_at")
+    r = r.mutate(day=r.created_at.truncate("D"))
+    ctx = _product_days(reviews)
+    rc = r.join(ctx, ["merchant_id", "day"])
+    mean_upto = rc.rating_upto.cast(dt.float64) / rc.n_upto.cast(dt.float64)
+    per_review = rc.mutate(dev=(rc.rating.cast(dt.float64) - mean_upto).abs(), rank=rc.earlier + 1)
+    agg = per_review.group_by(list(KEY)).aggregate(
+        reviews_total=per_review.count(),
+        __pos=(per_review.rating >= 4).cast(dt.int64).sum(),
+        __ext=per_review.rating.isin([1, 5]).cast(dt.int64).sum(),
+        rating_deviation_mean=per_review.dev.mean(),
+        __rank_sum=per_review["rank"].sum(),
+        __pop_sum=per_review.n_upto.sum(),
+        __first=per_review.created_at.min(),
+        __last=per_review.created_at.max(),
+    )
+    span_days = (epoch_ms(agg.__last) - epoch_ms(agg.__first)).cast(dt.float64) / DAY_MS
+    per_day = r.group_by([*KEY, "day"]).aggregate(c=r.count())
+    day_max = per_day.group_by(list(KEY)).aggregate(max_reviews_per_day=per_day.c.max())
+    ratings = r.group_by([*KEY, "rating"]).aggregate(c=r.count())
+    rating_entropy = _entropy_bits(ratings, KEY, "c").rename(rating_entropy_bits="entropy")
+    w = ibis.window(group_by=list(KEY), order_by=[r.created_at, r.review_id])
+    gaps = r.mutate(gap_days=(epoch_ms(r.created_at) - epoch_ms(r.created_at.lag().over(w))) / DAY_MS)
+    gaps = gaps.filter(gaps.gap_days.notnull())
+    bins = gaps.mutate(bin=(gaps.gap_days + 1).cast(dt.float64).log2().floor().cast(dt.int64))
+    gap_entropy = _entropy_bits(bins.group_by([*KEY, "bin"]).aggregate(c=bins.count()), KEY, "c").rename(
+        review_gap_entropy_bits="entropy"
+    )
+    out = (
+        agg.left_join(day_max, list(KEY))
+        .drop(*[f"{k}_right" for k in KEY])
+        .left_join(rating_entropy, list(KEY))
+        .drop(*[f"{k}_right" for k in KEY])
+        .left_join(gap_entropy, list(KEY))
+        .drop(*[f"{k}_right" for k in KEY])
+    )
+    n = out.reviews_total
+    return out.select(
+        *KEY,
+        reviews_total=n,
+        single_review_account=(n == 1).cast(dt.float64),
+        max_reviews_per_day=out.max_reviews_per_day,
+        positive_review_share=_share(out.__pos, n),
+        rating_extremity_share=_share(out.__ext, n),
+        rating_entropy_bits=out.rating_entropy_bits,
+        rating_deviation_mean=out.rating_deviation_mean,
+        early_review_rank_mean=_share(out.__rank_sum, n),
+        reviewed_product_popularity=_share(out.__pop_sum, n),
+        review_burstiness=ibis.greatest(1.0 - span_days / BURST_DAYS, 0.0),
+        review_gap_entropy_bits=out.review_gap_entropy_bits,
+    )
+
+
 # ------------------------------------------------------------------ assembly
 
 # Which tables a family needs, and which of its features are counts (0 when
@@ -528,6 +608,7 @@ FAMILY_SPECS: tuple[tuple[Family, tuple[str, ...], tuple[str, ...]], ...] = (
     (transfer_features, ("reviews", "transfers"), ("transfers_after_negative_review",)),
     (report_features, ("reports",), ("extortion_reports", "other_reports")),
     (crew_features, ("reviews",), ("crew_accounts_sharing_device_or_address",)),
+    (review_spam_features, ("reviews",), ("reviews_total", "single_review_account", "max_reviews_per_day")),
 )
 
 # Families listing several tables need all of them, except device features,

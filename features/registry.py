@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 # Bump when a feature is added, removed, or its definition changes: a model
 # records the version it was trained on and refuses features of another.
-FEATURE_SET_VERSION = "1.0.0"
+FEATURE_SET_VERSION = "1.1.0"
 
 # Evidence families: signals from different families are independent kinds of
 # evidence. A heavy sanction needs at least two families among the top reasons
@@ -32,6 +32,8 @@ FAMILIES = {
     "review_fix": "reviews deleted or raised after a payment",
     "reports": "merchants' complaints about the account",
     "account": "the account's own standing (age, level, verification, orders)",
+    "review_context": "how the account's reviews sit among the product's other reviews "
+    "(deviation, earliness, popularity)",
 }
 # Context, not behaviour: it informs the score but never counts as one of the
 # independent kinds of evidence a human-reviewed action needs.
@@ -62,6 +64,7 @@ class Feature:
 FE = ("fake_engagement",)
 EX = ("extortion",)
 BOTH = ("fake_engagement", "extortion")
+RS = ("review_spam",)
 
 FEATURES: tuple[Feature, ...] = (
     # ------------------------------------------------------------ account
@@ -615,6 +618,147 @@ FEATURES: tuple[Feature, ...] = (
         "crews share devices and addresses; unrelated unhappy customers do not",
     ),
 )
+
+# Review-behaviour features for opinion spam (SpEagle-style user and product
+# context), used by the review_spam risk (core/defaults/yelp.toml). Product
+# context uses only the product's reviews up to and including that review's
+# day: the paper's product averages include the future; these do not.
+REVIEW_SPAM_FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "reviews_total",
+        RS,
+        "reviews",
+        "reviews",
+        "Reviews the account wrote before the as-of moment.",
+        "评估时点前本账号写的评价数。",
+        "wrote {value:,.0f} reviews (99th percentile: {p99:,.0f})",
+        "写了 {value:,.0f} 条评价（99% 分位：{p99:,.0f}）",
+        0,
+        "prolific genuine reviewers and one-shot spammers both exist",
+    ),
+    Feature(
+        "single_review_account",
+        RS,
+        "reviews",
+        "1 = one review only",
+        "Whether the account wrote exactly one review (1 yes, 0 no).",
+        "账号是否只写过一条评价（1 是，0 否）。",
+        "single-review account: {value:.0f} (1 = yes)",
+        "只写过一条评价：{value:.0f}（1 为是）",
+        0,
+        "most accounts review once; singletons are where spam hides, but so do ordinary customers",
+    ),
+    Feature(
+        "max_reviews_per_day",
+        RS,
+        "reviews",
+        "reviews per day",
+        "Most reviews the account wrote on one calendar day (UTC).",
+        "单日（UTC）最多写的评价数。",
+        "wrote {value:,.0f} reviews in one day (99th percentile: {p99:,.0f})",
+        "单日写了 {value:,.0f} 条评价（99% 分位：{p99:,.0f}）",
+        1,
+        "several reviews of different places in a day is a campaign's pattern",
+    ),
+    Feature(
+        "positive_review_share",
+        RS,
+        "reviews",
+        "share of reviews",
+        "Share of the account's reviews with 4 or 5 stars.",
+        "本账号 4-5 星评价所占比例。",
+        "{value:.0%} of its reviews were 4-5 stars",
+        "{value:.0%} 的评价为 4-5 星",
+        0,
+        "promotion spam is positive and demotion spam negative; direction depends on the campaign",
+    ),
+    Feature(
+        "rating_extremity_share",
+        RS,
+        "reviews",
+        "share of reviews",
+        "Share of the account's reviews with 1 or 5 stars.",
+        "本账号 1 星或 5 星评价所占比例。",
+        "{value:.0%} of its reviews were 1 or 5 stars",
+        "{value:.0%} 的评价为 1 星或 5 星",
+        1,
+        "spam pushes to the extremes",
+    ),
+    Feature(
+        "rating_entropy_bits",
+        RS,
+        "reviews",
+        "bits",
+        "Entropy of the account's star ratings (0 = always the same rating).",
+        "本账号评分分布的熵（0 即总是同一评分）。",
+        "its ratings had {value:.2f} bits of variety",
+        "评分分布的熵为 {value:.2f} 比特",
+        -1,
+        "a campaign repeats one rating; a reader's ratings vary",
+    ),
+    Feature(
+        "rating_deviation_mean",
+        RS,
+        "review_context",
+        "stars",
+        "Average absolute difference between the account's rating and the product's mean rating up to that day.",
+        "本账号评分与该产品截至当天平均评分之差的绝对值的平均。",
+        "its ratings differed from the places' averages by {value:.2f} stars on average",
+        "评分与店铺平均分平均相差 {value:.2f} 星",
+        1,
+        "spam disagrees with the consensus",
+    ),
+    Feature(
+        "early_review_rank_mean",
+        RS,
+        "review_context",
+        "rank",
+        "Average rank of the account's reviews among the product's reviews by day (1 = first day's reviews).",
+        "本账号评价在该产品评价中按日期的平均排名（1 为最早一天）。",
+        "its reviews came on average as number {value:,.0f} of the place's reviews",
+        "其评价平均是该店铺的第 {value:,.0f} 条",
+        -1,
+        "campaigns often come early, to shape a new place's image",
+    ),
+    Feature(
+        "reviewed_product_popularity",
+        RS,
+        "review_context",
+        "reviews",
+        "Average number of reviews the reviewed products had up to the day of the account's review.",
+        "被评价产品在本账号评价当天为止的平均评价数。",
+        "the places it reviewed had {value:,.0f} reviews on average",
+        "被评价店铺平均有 {value:,.0f} 条评价",
+        0,
+        "spam targets both obscure and busy places",
+    ),
+    Feature(
+        "review_burstiness",
+        RS,
+        "reviews",
+        "0-1",
+        "SpEagle burstiness: 1 - (days between first and last review) / 28, floored at 0.",
+        "SpEagle 突发度：1 - 首末评价相隔天数 / 28，最小为 0。",
+        "burstiness {value:.2f} (1 = all its reviews within one day)",
+        "突发度 {value:.2f}（1 即所有评价在同一天）",
+        1,
+        "spam accounts are short-lived bursts",
+    ),
+    Feature(
+        "review_gap_entropy_bits",
+        RS,
+        "reviews",
+        "bits",
+        "Entropy of the gaps between consecutive reviews (log2 bins of days).",
+        "相邻评价间隔（按天 log2 分箱）分布的熵。",
+        "the gaps between its reviews had {value:.2f} bits of variety",
+        "评价间隔的熵为 {value:.2f} 比特",
+        0,
+        "too few reviews per account to say which way it points",
+    ),
+)
+
+FEATURES = FEATURES + REVIEW_SPAM_FEATURES
 
 BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 if len(BY_NAME) != len(FEATURES):  # pragma: no cover - a duplicate is a programming error

@@ -21,7 +21,8 @@ def default_config_text() -> str:
 def _merge(base: dict[str, Any], override: dict[str, Any], path: str = "") -> dict[str, Any]:
     out = copy.deepcopy(base)
     for k, v in override.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        # An empty table means "none" (e.g. no audit weights), not "keep the defaults".
+        if isinstance(v, dict) and v and isinstance(out.get(k), dict):
             out[k] = _merge(out[k], v, f"{path}{k}.")
         else:
             out[k] = v
@@ -70,15 +71,22 @@ class TrainConfig:
         return {k: tuple(v["features"]) for k, v in self.raw.get("risks", {}).items()}
 
 
+PRESETS = ("yelp",)
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults, then the file at ``path``, then ``overrides`` (for tests and notebooks)."""
+    """Defaults, then the file at ``path`` (or a packaged preset: ``yelp``), then ``overrides``."""
     raw = tomllib.loads(default_config_text())
     if path is not None:
         p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist")
+        if str(path) in PRESETS:
+            text = resources.files("reviewguard").joinpath(f"defaults/{path}.toml").read_text(encoding="utf-8")
+        elif p.is_file():
+            text = p.read_text(encoding="utf-8")
+        else:
+            raise ConfigError(f"config file {p} does not exist (packaged presets: {', '.join(PRESETS)})")
         try:
-            user = tomllib.loads(p.read_text(encoding="utf-8"))
+            user = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
         unknown = set(user) - _TOP_KEYS
