@@ -508,10 +508,10 @@ BURST_DAYS = 28  # SpEagle's burstiness horizon
 
 
 def _product_days(reviews: ibis.Table) -> ibis.Table:
-    """Per product and day: reviews before that day, and count and rating sum up to it (inclusive).
+    """Per product and day: count and rating sum of the product's reviews on earlier days.
 
-    Aggregating per day first keeps same-day ties deterministic; a review's
-    context then uses only reviews of its own day or earlier.
+    Aggregating per day keeps same-day ties deterministic, and using only
+    earlier days keeps the context point in time whatever the as-of's time of day.
     """
     day = reviews.created_at.truncate("D")
     per_day = reviews.group_by(["merchant_id", day.name("day")]).aggregate(
@@ -519,7 +519,9 @@ def _product_days(reviews: ibis.Table) -> ibis.Table:
     )
     w = ibis.cumulative_window(group_by="merchant_id", order_by="day")
     cum = per_day.mutate(n_upto=per_day.n.sum().over(w), rating_upto=per_day.rating_sum.sum().over(w))
-    return cum.select("merchant_id", "day", "n_upto", "rating_upto", earlier=cum.n_upto - cum.n)
+    return cum.select(
+        "merchant_id", "day", earlier=cum.n_upto - cum.n, rating_earlier=cum.rating_upto - cum.rating_sum
+    )
 
 
 def review_spam_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
@@ -528,15 +530,15 @@ def review_spam_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     r = r.mutate(day=r.created_at.truncate("D"))
     ctx = _product_days(reviews)
     rc = r.join(ctx, ["merchant_id", "day"])
-    mean_upto = rc.rating_upto.cast(dt.float64) / rc.n_upto.cast(dt.float64)
-    per_review = rc.mutate(dev=(rc.rating.cast(dt.float64) - mean_upto).abs(), rank=rc.earlier + 1)
+    mean_before = _share(rc.rating_earlier, rc.earlier)
+    per_review = rc.mutate(dev=(rc.rating.cast(dt.float64) - mean_before).abs(), rank=rc.earlier + 1)
     agg = per_review.group_by(list(KEY)).aggregate(
         reviews_total=per_review.count(),
         __pos=(per_review.rating >= 4).cast(dt.int64).sum(),
         __ext=per_review.rating.isin([1, 5]).cast(dt.int64).sum(),
         rating_deviation_mean=per_review.dev.mean(),
         __rank_sum=per_review["rank"].sum(),
-        __pop_sum=per_review.n_upto.sum(),
+        __pop_sum=per_review.earlier.sum(),
         __first=per_review.created_at.min(),
         __last=per_review.created_at.max(),
     )

@@ -621,8 +621,8 @@ FEATURES: tuple[Feature, ...] = (
 
 # Review-behaviour features for opinion spam (SpEagle-style user and product
 # context), used by the review_spam risk (core/defaults/yelp.toml). Product
-# context uses only the product's reviews up to and including that review's
-# day: the paper's product averages include the future; these do not.
+# context uses only the product's reviews on days before that review's day:
+# the paper's product averages include the future; these do not.
 REVIEW_SPAM_FEATURES: tuple[Feature, ...] = (
     Feature(
         "reviews_total",
@@ -701,8 +701,8 @@ REVIEW_SPAM_FEATURES: tuple[Feature, ...] = (
         RS,
         "review_context",
         "stars",
-        "Average absolute difference between the account's rating and the product's mean rating up to that day.",
-        "本账号评分与该产品截至当天平均评分之差的绝对值的平均。",
+        "Average absolute difference between the account's rating and the product's mean rating on earlier days.",
+        "本账号评分与该产品此前各天平均评分之差的绝对值的平均。",
         "its ratings differed from the places' averages by {value:.2f} stars on average",
         "评分与店铺平均分平均相差 {value:.2f} 星",
         1,
@@ -725,8 +725,8 @@ REVIEW_SPAM_FEATURES: tuple[Feature, ...] = (
         RS,
         "review_context",
         "reviews",
-        "Average number of reviews the reviewed products had up to the day of the account's review.",
-        "被评价产品在本账号评价当天为止的平均评价数。",
+        "Average number of reviews the reviewed products had before the day of the account's review.",
+        "被评价产品在本账号评价前一天为止的平均评价数。",
         "the places it reviewed had {value:,.0f} reviews on average",
         "被评价店铺平均有 {value:,.0f} 条评价",
         0,
