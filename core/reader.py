@@ -332,12 +332,13 @@ def _check_table(
 
     raw_cols = [c for c in spec.column_names if c in raw.columns]
     flag_names = {key: f"__rule_{i}" for i, key in enumerate(flags)}
-    staged_expr = raw.select(
+    # Checks stay lazy expressions over the source: only the clean table is
+    # materialised, so the largest table is never copied three times over.
+    staged = raw.select(
         *[raw[c].name(f"__raw_{c}") for c in raw_cols],
         **{f"__n_{k}": v for k, v in normalised.items()},
         **{flag_names[key]: v for key, v in flags.items()},
     )
-    staged = materialize(con, f"_rg_staged_{spec.name}", staged_expr)
 
     extra_flags: dict[tuple[str, str], ibis.Value] = {}
     for c in spec.columns:
@@ -355,11 +356,7 @@ def _check_table(
     if extra_flags:
         for i, key in enumerate(extra_flags, start=len(flag_names)):
             flag_names[key] = f"__rule_{i}"
-        staged = materialize(
-            con,
-            f"_rg_checked_{spec.name}",
-            staged.mutate(**{flag_names[key]: v for key, v in extra_flags.items()}),
-        )
+        staged = staged.mutate(**{flag_names[key]: v for key, v in extra_flags.items()})
 
     names = list(flag_names.values())
     any_bad = ibis.literal(False)

@@ -1,0 +1,100 @@
+"""The Yelp adapter: contract tables, account-level labels, and no id ever becomes a feature."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
+from reviewguard.engine import connect
+from reviewguard.errors import ContractError
+from reviewguard.features.registry import features_for
+from reviewguard.reader import open_dataset
+from reviewguard.training.config import load_config
+from reviewguard.training.pipeline import features_at_labels, label_table
+
+LINES = """201 0 5.0 1 2011-06-08
+202 0 1.0 -1 2011-08-30
+202 1 1.0 1 2011-08-30
+203 0 4.0 1 2009-06-26
+203 1 5.0 1 2010-02-05
+204 1 2.0 -1 2012-01-01
+"""
+
+
+def parsed(text: str = LINES) -> pd.DataFrame:
+    raw = pd.read_csv(io.StringIO(text), sep=r"\s+", header=None, names=YELP_COLUMNS, dtype=str)
+    return parse_yelp_metadata(raw)
+
+
+def write(tables: dict, folder: Path) -> Path:  # type: ignore[type-arg]
+    folder.mkdir(parents=True)
+    for name, t in tables.items():
+        pq.write_table(t, folder / f"{name}.parquet")
+    return folder
+
+
+def test_adapter_writes_the_contract_with_account_level_labels(tmp_path: Path) -> None:
+    ds = open_dataset(connect(), write(yelp_to_contract(parsed()), tmp_path / "d"), risks=("review_spam",))
+    assert ds.report.ok
+    lab = ds.tables["labels"].to_pandas().set_index("account_id")
+    assert lab["label"].to_dict() == {"u201": 0, "u202": 1, "u203": 0, "u204": 1}
+    assert (lab["risk"] == "review_spam").all()
+    assert lab.loc["u203", "decided_at"] == pd.Timestamp("2010-02-06")
+    acc = ds.tables["accounts"].to_pandas().set_index("account_id")
+    assert acc.loc["u203", "created_at"] == pd.Timestamp("2009-06-26")
+    rev = ds.tables["reviews"].to_pandas()
+    assert set(rev.merchant_id) == {"p0", "p1"} and len(rev) == 6
+
+
+def test_bad_lines_are_a_clear_error() -> None:
+    with pytest.raises(ContractError, match="rating is not 1-5"):
+        parsed("201 0 7.0 1 2011-06-08\n")
+    with pytest.raises(ContractError, match="label is not -1 or 1"):
+        parsed("201 0 5.0 0 2011-06-08\n")
+
+
+def test_no_id_ever_becomes_a_feature(tmp_path: Path) -> None:
+    """Ids in these files leak the label (file order); relabelling every id must change no feature."""
+    rng = np.random.default_rng(1)
+    n = 400
+    base = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 150, n).astype(str),
+            "product_id": rng.integers(0, 12, n).astype(str),
+            "rating": rng.integers(1, 6, n).astype(float),
+            "label": rng.choice([-1, 1], n),
+            "date": pd.Timestamp("2011-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+        }
+    )
+    users = {
+        u: str(v)
+        for u, v in zip(sorted(base.user_id.unique()), rng.permutation(10_000)[: base.user_id.nunique()], strict=True)
+    }
+    prods = {
+        p: str(v)
+        for p, v in zip(
+            sorted(base.product_id.unique()), rng.permutation(500)[: base.product_id.nunique()], strict=True
+        )
+    }
+    shuffled = base.assign(user_id=base.user_id.map(users), product_id=base.product_id.map(prods))
+    shuffled = shuffled.sample(frac=1, random_state=3)  # file order changes too
+    cfg = load_config("yelp")
+    names = [f.name for f in features_for("review_spam", cfg.risk_features)]
+    frames = []
+    for i, frame in enumerate((base, shuffled)):
+        ds = open_dataset(connect(), write(yelp_to_contract(frame, seed=i), tmp_path / f"d{i}"), risks=("review_spam",))
+        f = features_at_labels(ds, label_table(ds))
+        frames.append(f)
+    a, b = frames
+    b = b.assign(account_id=b.account_id.map({f"u{v}": f"u{k}" for k, v in users.items()}))
+    a = a.sort_values("account_id").reset_index(drop=True)
+    b = b.sort_values("account_id").reset_index(drop=True)
+    assert (a.account_id == b.account_id).all()
+    pd.testing.assert_frame_equal(a[names], b[names], check_exact=True)
+    assert a[names].notna().any().all()
