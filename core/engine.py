@@ -33,12 +33,14 @@ def connect(
     (any cluster) or get a local one.
     """
     if engine == "duckdb":
-        con = ibis.duckdb.connect()
+        # A working folder of its own, removed at exit, so crashed runs cannot pile up files.
+        # Materialised tables live in a database file there: DuckDB compresses stored
+        # tables (not in-memory ones), which keeps a 176M-row likes table to a few GB.
+        work = tempfile.mkdtemp(prefix="reviewguard-duckdb-")
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
+        con = ibis.duckdb.connect(database=os.path.join(work, "work.duckdb"))
         con.raw_sql("SET TimeZone='UTC'")
-        # A spill folder of its own, removed at exit, so crashed runs cannot pile up files.
-        spill = tempfile.mkdtemp(prefix="reviewguard-duckdb-")
-        atexit.register(shutil.rmtree, spill, ignore_errors=True)
-        con.raw_sql(f"SET temp_directory='{spill}'")
+        con.raw_sql(f"SET temp_directory='{work}'")
         # Outputs that need an order sort explicitly; this lets DuckDB stream more and hold less.
         con.raw_sql("SET preserve_insertion_order=false")
         if memory_limit:
@@ -82,8 +84,9 @@ def materialize(con: BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
         con.create_view(name, expr, overwrite=True)
         con.raw_sql(f"CACHE TABLE `{name}`")
         return con.table(name)
-    # One CREATE ... AS statement: Ibis 12's create_table(temp, overwrite) emits a
-    # DROP that DuckDB 2 rejects, and inserts the rows twice.
+    # One CREATE ... AS statement (Ibis 12's create_table(overwrite) emits a DROP
+    # DuckDB 2 rejects, and inserts the rows twice), stored in the connection's
+    # private database file.
     sql = ibis.to_sql(expr, dialect="duckdb")
-    con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+    con.raw_sql(f'CREATE OR REPLACE TABLE "{name}" AS {sql}')
     return con.table(name)

@@ -106,6 +106,14 @@ def _likes_30d(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     return _before(likes.mutate(t_ms=epoch_ms(likes.liked_at)), cutoffs, "liked_at", days=30)
 
 
+def _likes_in_any_window(ds: Dataset, cutoffs: ibis.Table, days: int = 30) -> ibis.Table:
+    """Likes that fall inside some cutoff's window: the only ones pairwise joins need to see."""
+    likes = ds.tables["likes"]
+    bounds = cutoffs.aggregate(lo=cutoffs.as_of.min() - ibis.interval(days=days), hi=cutoffs.as_of.max())
+    joined = likes.cross_join(bounds)
+    return joined.filter((joined.liked_at >= joined.lo) & (joined.liked_at < joined.hi)).drop("lo", "hi")
+
+
 def like_volume_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     likes = ds.tables["likes"]
     l90 = _before(likes, cutoffs, "liked_at", days=90)
@@ -207,7 +215,6 @@ def like_timing_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
 
 
 def like_audience_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
-    likes = ds.tables["likes"]
     l30 = _likes_30d(ds, cutoffs)
     per_author = l30.group_by([*KEY, "author_id"]).aggregate(c=l30.count())
     aud = per_author.group_by(list(KEY)).aggregate(
@@ -215,15 +222,21 @@ def like_audience_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
         __top=per_author.c.max(),
         __likes=per_author.c.sum(),
     )
-    # Did the author like this account's content before as_of?
-    first_like = likes.group_by(["account_id", "author_id"]).aggregate(first=likes.liked_at.min())
-    back = per_author.join(
-        first_like,
-        [
-            per_author.author_id == first_like.account_id,
-            per_author.account_id == first_like.author_id,
-            first_like.first < per_author.as_of,
-        ],
+    # Did the author like this account's content back within the same 30 days? Joined on the
+    # pair directly: grouping every like into (liker, author) pairs first costs one group per like.
+    rev = _likes_in_any_window(ds, cutoffs).select(liker="account_id", liked_author="author_id", back_at="liked_at")
+    back = (
+        per_author.join(
+            rev,
+            [
+                per_author.author_id == rev.liker,
+                per_author.account_id == rev.liked_author,
+                rev.back_at < per_author.as_of,
+                rev.back_at >= per_author.as_of - ibis.interval(days=30),
+            ],
+        )
+        .select(*KEY, "author_id")
+        .distinct()
     )
     recip = back.group_by([back.account_id, back.as_of]).aggregate(__recip=back.count())
     out = aud.left_join(recip, list(KEY)).drop(*[f"{k}_right" for k in KEY])
@@ -241,12 +254,8 @@ def lockstep_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     Co-likes are aggregated per (account, peer, hour) first; an hour counts for
     a cutoff only when it ended before the as_of, so nothing after it leaks.
     """
-    likes = ds.tables["likes"]
-    # Only likes inside some cutoff's 30-day window can matter: filter before the self-join,
-    # which is the one step here whose cost grows faster than the data.
-    bounds = cutoffs.aggregate(lo=cutoffs.as_of.min() - ibis.interval(days=30), hi=cutoffs.as_of.max())
-    likes = likes.cross_join(bounds)
-    likes = likes.filter((likes.liked_at >= likes.lo) & (likes.liked_at < likes.hi))
+    # Filter before the self-join, the one step here whose cost grows faster than the data.
+    likes = _likes_in_any_window(ds, cutoffs)
     stamped = likes.select(
         "account_id",
         "content_id",
@@ -519,9 +528,7 @@ def _product_days(reviews: ibis.Table) -> ibis.Table:
     )
     w = ibis.cumulative_window(group_by="merchant_id", order_by="day")
     cum = per_day.mutate(n_upto=per_day.n.sum().over(w), rating_upto=per_day.rating_sum.sum().over(w))
-    return cum.select(
-        "merchant_id", "day", earlier=cum.n_upto - cum.n, rating_earlier=cum.rating_upto - cum.rating_sum
-    )
+    return cum.select("merchant_id", "day", earlier=cum.n_upto - cum.n, rating_earlier=cum.rating_upto - cum.rating_sum)
 
 
 def review_spam_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
