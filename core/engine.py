@@ -84,9 +84,9 @@ def materialize(con: BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
         con.create_view(name, expr, overwrite=True)
         con.raw_sql(f"CACHE TABLE `{name}`")
         return con.table(name)
-    # One CREATE ... AS statement (Ibis 12's create_table(overwrite) emits a DROP
-    # DuckDB 2 rejects, and inserts the rows twice), stored in the connection's
-    # private database file.
-    sql = ibis.to_sql(expr, dialect="duckdb")
-    con.raw_sql(f'CREATE OR REPLACE TABLE "{name}" AS {sql}')
+    # create_table registers in-memory tables (memtables) and, without overwrite,
+    # inserts once (Ibis 12's overwrite path emits a DROP DuckDB 2 rejects); the
+    # table is stored, compressed, in the connection's private database file.
+    con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+    con.create_table(name, expr)
     return con.table(name)
