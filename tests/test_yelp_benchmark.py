@@ -19,7 +19,7 @@ from reviewguard.training.pipeline import features_at_labels, label_table
 
 YELPCHI = Path(__file__).resolve().parents[2] / "shared" / "data" / "yelp" / "YelpChi_metadata.gz"
 # Stratified 5-fold CV, seed 7, measured with benchmarks/yelp.py (docs/benchmarks.md).
-REACHED_AUC = 0.0
+REACHED_AUC = 0.682  # LightGBM 0.6824, logistic regression 0.6775 (2026-11-22)
 FLOOR = REACHED_AUC - 0.02
 
 
