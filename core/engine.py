@@ -49,29 +49,50 @@ def connect(
             con.raw_sql(f"SET threads={int(threads)}")
         return con
     if engine == "pyspark":
-        session = spark_session or local_spark_session()
+        session = spark_session or spark_session_for_run()
         session.conf.set("spark.sql.session.timeZone", "UTC")
         return ibis.pyspark.connect(session)
     raise ValueError(f"unknown engine {engine!r}; use 'duckdb' or 'pyspark'")
 
 
+SPARK_MASTER_ENV = "REVIEWGUARD_SPARK_MASTER"
+
+
+def spark_session_for_run() -> Any:
+    """The Spark session a command runs on, in this order of preference.
+
+    1. A session already active in this process (``spark-submit``, a notebook
+       on a cluster, Databricks): used as it is, its master untouched.
+    2. ``REVIEWGUARD_SPARK_MASTER`` (``spark://host:7077``, ``yarn``,
+       ``k8s://...``): a new session on that cluster.
+    3. Otherwise a local session, ``local[2]``.
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    return local_spark_session(os.environ.get(SPARK_MASTER_ENV) or "local[2]")
+
+
 def local_spark_session(master: str = "local[2]") -> Any:
-    """A local Spark session for development and tests (needs Java 17)."""
+    """A Spark session on ``master`` (default ``local[2]``: development and tests; needs Java 17)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python workers must run this interpreter (with reviewguard installed), not the system one.
+    # On a cluster the executors need reviewguard too (see docs/scaling.md).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    return (
-        SparkSession.builder.master(master)
-        .appName("reviewguard")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "4g")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder.master(master).appName("reviewguard").config("spark.sql.session.timeZone", "UTC")
+    if master.startswith("local"):
+        # Sized for one small machine; a cluster keeps its own settings (and its UI).
+        builder = (
+            builder.config("spark.sql.shuffle.partitions", "4")
+            .config("spark.driver.memory", "4g")
+            .config("spark.ui.enabled", "false")
+        )
+    return builder.getOrCreate()
 
 
 def engine_name(con: BaseBackend) -> str:

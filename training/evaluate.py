@@ -111,10 +111,12 @@ def hard_negative_fpr(scores: pd.DataFrame, thresholds: dict[str, float | None])
 
 
 # ------------------------------------------------------------------ plots
+# Plain Figure objects, outside pyplot's registry: a library must not leak figures.
 
 
 def pr_curve_figure(y: np.ndarray, curves: dict[str, np.ndarray], title: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig = Figure(figsize=(5, 4))
+    ax = fig.subplots()
     for name, s in curves.items():
         p, r, _ = precision_recall_curve(y, s)
         ax.plot(r, p, label=f"{name} (AP {average_precision_score(y, s):.3f})")
@@ -136,7 +138,8 @@ def reliability_figure(y: np.ndarray, p: np.ndarray, title: str, bins: int = 10)
             xs.append(p[m].mean())
             ys.append(y[m].mean())
             ns.append(int(m.sum()))
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig = Figure(figsize=(5, 4))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
     ax.plot(xs, ys, "o-", label=f"model (ECE {expected_calibration_error(y, p):.3f})")
     for x, yy, n in zip(xs, ys, ns, strict=True):
@@ -151,7 +154,8 @@ def reliability_figure(y: np.ndarray, p: np.ndarray, title: str, bins: int = 10)
 
 def importance_figure(names: list[str], gains: np.ndarray, title: str) -> Figure:
     order = np.argsort(gains)[-20:]
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
     ax.barh([names[i] for i in order], gains[order])
     ax.set_xlabel("total gain")
     ax.set_title(title)
@@ -167,4 +171,6 @@ def shap_summary_figure(contrib: np.ndarray, x: np.ndarray, names: list[str], ti
     fig = plt.gcf()
     fig.suptitle(title)
     fig.tight_layout()
+    # Detach from pyplot, which would otherwise keep every training run's plot alive.
+    plt.close(fig)
     return fig

@@ -47,3 +47,10 @@ def test_duckdb_and_spark_compute_identical_features(spark, small_platform: Path
         build_features(duck, cutoffs_from_labels(duck)).to_pandas(),
         build_features(sp, cutoffs_from_labels(sp)).to_pandas(),
     )
+
+
+def test_commands_run_on_the_active_spark_session(spark) -> None:  # type: ignore[no-untyped-def]
+    # spark-submit and cluster notebooks create the session; commands must use it, not start a local one.
+    con = connect("pyspark")
+    assert con._session is spark
+    assert con._session.conf.get("spark.sql.session.timeZone") == "UTC"
