@@ -8,8 +8,11 @@ Runs each measurement in a fresh child process (its own peak RSS):
 2. five representative features (likes_per_day_max, likes_per_minute_max,
    like_without_open_share, like_gap_min_ms, negative_reviews_90d) in plain
    pandas, reading only the columns they need;
-3. the same five through reviewguard on DuckDB.
-The pandas/DuckDB ratio comes from runs on the same data on the same machine.
+3. the same five through reviewguard on DuckDB;
+4. with ``--spark``, step 1 again on a local Spark session (``local[2]``), the
+   same code through Ibis on PySpark; the Spark/DuckDB ratio shows what one
+   machine loses by going through Spark (a cluster wins it back in width).
+The ratios come from runs on the same data on the same machine.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import queue
 import resource
 import tempfile
 import time
@@ -35,13 +39,13 @@ def _rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _full(data: str, memory_limit: str, q: mp.Queue) -> None:
+def _full(data: str, memory_limit: str, engine: str, q: mp.Queue) -> None:
     from reviewguard.engine import connect
     from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
     from reviewguard.reader import open_dataset
 
     t0 = time.perf_counter()
-    con = connect(memory_limit=memory_limit)
+    con = connect("duckdb", memory_limit=memory_limit) if engine == "duckdb" else connect("pyspark")
     ds = open_dataset(con, data)
     t1 = time.perf_counter()
     out = Path(tempfile.mkdtemp()) / "features.parquet"
@@ -111,10 +115,18 @@ def _pandas_five(data: str, as_of: str, q: mp.Queue) -> None:
 
 
 def run(target, *args) -> dict:  # type: ignore[no-untyped-def]
-    q: mp.Queue = mp.get_context("spawn").Queue()
-    p = mp.get_context("spawn").Process(target=target, args=(*args, q))
+    ctx = mp.get_context("spawn")
+    q: mp.Queue = ctx.Queue()
+    p = ctx.Process(target=target, args=(*args, q))
     p.start()
-    result = q.get()
+    # A child that dies (out of memory, a crash) must end the benchmark, not hang it.
+    while True:
+        try:
+            result: dict = q.get(timeout=5)  # type: ignore[type-arg]
+            break
+        except queue.Empty:
+            if not p.is_alive():
+                raise SystemExit(f"{target.__name__} died with exit code {p.exitcode}") from None
     p.join()
     return result
 
@@ -123,8 +135,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     ap.add_argument("--memory-limit", default="8GB")
+    ap.add_argument("--spark", action="store_true", help="also run the full feature set on Spark local[2]")
     args = ap.parse_args()
-    full = run(_full, args.data, args.memory_limit)
+    full = run(_full, args.data, args.memory_limit, "duckdb")
     duck = run(_duck_five, args.data, args.memory_limit)
     pand = run(_pandas_five, args.data, duck["as_of"])
     total = full["read_validate_s"] + full["features_s"]
@@ -141,6 +154,15 @@ def main() -> None:
         "five_duckdb_peak_rss_mb": round(duck["peak_rss_mb"]),
         "five_pandas_peak_rss_mb": round(pand["peak_rss_mb"]),
     }
+    if args.spark:
+        spark = run(_full, args.data, args.memory_limit, "pyspark")
+        result.update(
+            spark_read_validate_s=round(spark["read_validate_s"], 1),
+            spark_features_s=round(spark["features_s"], 1),
+            spark_over_duckdb=round(
+                (spark["read_validate_s"] + spark["features_s"]) / (full["read_validate_s"] + full["features_s"]), 1
+            ),
+        )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / f"features_{full['accounts']}.json").write_text(json.dumps(result, indent=2))

@@ -41,6 +41,9 @@ SCORE_COLUMNS = [
     "scored_at",
 ]
 
+# Shared by every unexplained row; never mutated.
+_NO_REASONS: list[dict[str, Any]] = []
+
 _P99_CLAUSE = re.compile(r"\s*[（(][^()（）]*\{p99[^}]*\}[^()（）]*[)）]")
 
 
@@ -160,23 +163,30 @@ class Predictor:
         human_min = min(
             (a.threshold for a in actions if a.requires_human and a.threshold is not None), default=math.inf
         )
-        # Rows a human may see, or that the two-families rule must check, are explained.
-        need = score >= min(lowest, human_min)
+        # Explained: rows the two-families rule must check (they reach an action
+        # that needs a human), and the rows the caller wants to read.
+        flagged = score >= lowest
+        need = score >= human_min
         if explain == "all":
             need[:] = True
+        elif explain == "flagged":
+            need |= flagged
         contrib = np.full((len(x), len(m.features) + 1), np.nan)
         if need.any():
             contrib[need] = self.explain_rows(m, x[need])
 
         n = len(x)
-        action_names = [NO_ACTION] * n
-        human = [False] * n
-        base: list[float | None] = [None] * n
-        contributions: list[str | None] = [None] * n
-        reasons: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-        for i in range(n):
-            fam: set[str] | None = None
+        # Rows below every threshold (nearly all of them) get no action and no
+        # explanation; only the explained rows go through Python one by one.
+        action_names = np.full(n, NO_ACTION, dtype=object)
+        human = np.zeros(n, dtype=bool)
+        base = np.full(n, np.nan)
+        contributions = np.full(n, None, dtype=object)
+        reasons = np.empty(n, dtype=object)
+        reasons.fill(_NO_REASONS)
+        for i in np.flatnonzero(need | flagged):
             top: list[dict[str, Any]] = []
+            fam: set[str] | None = None
             if need[i]:
                 top = self._reasons(m, x[i], contrib[i], top_k)
                 fam = {BY_NAME[r["feature"]].family for r in top} - CONTEXT_FAMILIES
@@ -184,8 +194,7 @@ class Predictor:
             if act is not None:
                 action_names[i] = act.name
                 human[i] = act.requires_human
-            show = explain == "all" or (explain == "flagged" and act is not None)
-            if show and need[i]:
+            if need[i] and (explain == "all" or (explain == "flagged" and act is not None)):
                 base[i] = float(contrib[i, -1])
                 contributions[i] = json.dumps(
                     {f: float(c) for f, c in zip(m.features, contrib[i, :-1], strict=True)}, sort_keys=True
@@ -199,7 +208,7 @@ class Predictor:
                 "raw_score": raw,
                 "action": action_names,
                 "requires_human": human,
-                "base_value": pd.array(base, dtype="Float64"),
+                "base_value": pd.arrays.FloatingArray(base, np.isnan(base)),
                 "contributions": contributions,
                 "reasons": reasons,
             }

@@ -93,7 +93,24 @@ def compare_at_matched_fpr(y: np.ndarray, ours: np.ndarray, baseline: np.ndarray
     fpr = float(baseline[neg].mean()) if neg.any() else 0.0
     tpr_base = float(baseline[pos].mean()) if pos.any() else 0.0
     tpr_ours = tpr_at_fpr(y, ours, fpr)
-    return {"fpr": fpr, "baseline_recall": tpr_base, "our_recall": tpr_ours, "beats": tpr_ours >= tpr_base}
+    flagged = int(baseline.sum())
+    return {
+        "fpr": fpr,
+        "baseline_recall": tpr_base,
+        "our_recall": tpr_ours,
+        "flagged": flagged,
+        "outcome": comparison_outcome(tpr_ours, tpr_base, comparable=flagged > 0),
+    }
+
+
+def comparison_outcome(ours: float, baseline: float, *, comparable: bool = True) -> str:
+    """ "yes" only when strictly better: an equal figure is a tie, and a rule that
+    flags no account in the period has no operating point to compare with."""
+    if not comparable:
+        return "n/a"
+    if ours > baseline:
+        return "yes"
+    return "tie" if ours == baseline else "NO"
 
 
 def hard_negative_fpr(scores: pd.DataFrame, thresholds: dict[str, float | None]) -> dict[str, dict[str, float]]:

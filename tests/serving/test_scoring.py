@@ -86,15 +86,22 @@ def test_actions_with_an_effect_land_on_the_abusive_populations(
 def test_explain_modes(train_dataset, predictor: Predictor) -> None:  # type: ignore[no-untyped-def]
     from reviewguard.features.compute import build_features, cutoffs_at
 
-    feats = build_features(
-        train_dataset, cutoffs_at(train_dataset, default_as_of(train_dataset)).limit(300)
-    ).to_pandas()
+    feats = build_features(train_dataset, cutoffs_at(train_dataset, default_as_of(train_dataset))).to_pandas()
     none = predictor.predict(feats, explain="none")
-    every = predictor.predict(feats, explain="all")
+    flagged = predictor.predict(feats, explain="flagged")
+    every = predictor.predict(feats.head(2000), explain="all")
     assert none.base_value.isna().all() and none.contributions.isna().all()
     assert every.base_value.notna().all()
-    np.testing.assert_array_equal(none.score.to_numpy(), every.score.to_numpy())
-    np.testing.assert_array_equal(none.action.to_numpy(), every.action.to_numpy())
+    has_action = flagged.action != "none"
+    assert flagged.base_value.notna().to_numpy().tolist() == has_action.tolist()
+    # The action never depends on how much is explained, also where the two-families rule applies.
+    assert flagged.requires_human.any() and (has_action & ~flagged.requires_human).any()
+    np.testing.assert_array_equal(none.score.to_numpy(), flagged.score.to_numpy())
+    np.testing.assert_array_equal(none.action.to_numpy(), flagged.action.to_numpy())
+    head = none.groupby("risk").head(2000).sort_values(["risk", "account_id"]).reset_index(drop=True)
+    every = every.sort_values(["risk", "account_id"]).reset_index(drop=True)
+    np.testing.assert_array_equal(head.action.to_numpy(), every.action.to_numpy())
+    np.testing.assert_array_equal(head.score.to_numpy(), every.score.to_numpy())
 
 
 def test_two_families_rule_caps_single_family_evidence() -> None:

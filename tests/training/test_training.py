@@ -51,6 +51,12 @@ def test_lightgbm_beats_the_platform_rules_at_matched_false_positive_rate(traine
         assert rules, risk
         for name, b in rules.items():
             assert b["our_recall"] >= b["baseline_recall"], (risk, name, b)
+            assert b["outcome"] == (
+                "n/a" if b["flagged"] == 0 else "yes" if b["our_recall"] > b["baseline_recall"] else "tie"
+            )
+        # A rule that flags no one, or a tie, is never reported as beaten.
+        assert any(b["outcome"] == "yes" for b in rules.values()), (risk, rules)
+        assert r.beats_baselines == all(b["outcome"] in ("yes", "n/a") for b in r.baselines.values())
         assert r.metrics["roc_auc"] > 0.8, (risk, r.metrics)
 
 
