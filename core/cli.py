@@ -84,6 +84,10 @@ def simulate(
     out.print(f"wrote {out_dir}: {rows}", highlight=False)
 
 
+MemoryLimit = Annotated[str, typer.Option(help="DuckDB memory limit; beyond it DuckDB spills to a temporary folder.")]
+DEFAULT_MEMORY_LIMIT = "4GB"
+
+
 @app.command()
 @friendly_errors
 def validate(
@@ -92,6 +96,7 @@ def validate(
         Path | None, typer.Option(help="Write rows that break a rule here (one Parquet per table) and go on.")
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")] = None,
+    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
     """Check a dataset against the data contract and print a report per table.
 
@@ -102,7 +107,7 @@ def validate(
     from reviewguard.errors import ContractError
     from reviewguard.reader import ValidationReport, open_dataset, write_quarantine
 
-    con = connect()
+    con = connect(memory_limit=memory_limit)
     try:
         ds = open_dataset(con, data, bad_rows="quarantine")
         report = ds.report
@@ -161,11 +166,18 @@ def _parse_time(value: str | None, what: str) -> Any:
     return ts.to_pydatetime()
 
 
-def _open(data: Path, engine: str = "duckdb", quarantine: Path | None = None, **kw: Any) -> Any:
+def _open(
+    data: Path,
+    engine: str = "duckdb",
+    quarantine: Path | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    **kw: Any,
+) -> Any:
     from reviewguard.engine import connect
     from reviewguard.reader import open_dataset, write_quarantine
 
-    con = connect(engine)
+    # DuckDB would otherwise take 80% of the machine's memory as its buffer.
+    con = connect("duckdb", memory_limit=memory_limit) if engine == "duckdb" else connect(engine)
     ds = open_dataset(con, data, bad_rows="quarantine" if quarantine else "error", **kw)
     if quarantine and ds.quarantine:
         for name, n in write_quarantine(ds, quarantine).items():
@@ -195,6 +207,7 @@ def features_build(
     cutoffs: Annotated[Path | None, typer.Option(help="Parquet/CSV with account_id, as_of per row.")] = None,
     engine: Annotated[str, typer.Option(help="duckdb (in-process) or pyspark.")] = "duckdb",
     quarantine: Annotated[Path | None, typer.Option(help="Set bad rows aside here instead of stopping.")] = None,
+    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
     """One row per account (or cutoff) with account_id, as_of and every registry feature."""
     import ibis
@@ -203,7 +216,7 @@ def features_build(
 
     if as_of and cutoffs:
         raise ReviewguardError("give --as-of or --cutoffs, not both")
-    ds = _open(data, engine, quarantine)
+    ds = _open(data, engine, quarantine, memory_limit)
     if cutoffs:
         reader = ds.con.read_csv if cutoffs.suffix == ".csv" else ds.con.read_parquet
         cut = reader(str(cutoffs))
@@ -246,6 +259,7 @@ def train(
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "reviewguard",
     register_as: Annotated[str | None, typer.Option(help="Registered model name.")] = "reviewguard",
     quarantine: Annotated[Path | None, typer.Option(help="Set bad rows aside here instead of stopping.")] = None,
+    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
     """Train one LightGBM model per risk in the labels, log to MLflow, register it.
 
@@ -257,7 +271,7 @@ def train(
 
     cfg = load_config(config)
     client = connect_tracking()  # fail fast, before hours of work
-    ds = _open(data, quarantine=quarantine, risks=_label_risks(data, cfg))
+    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, risks=_label_risks(data, cfg))
     with console.status("training"):
         result = train_models(ds, cfg, populations=read_population(data))
     out.print(report_markdown(result), markup=False, highlight=False)
@@ -289,7 +303,7 @@ def score(
     top_k: Annotated[int, typer.Option(help="Reasons per explained row.")] = 5,
     chunk_size: Annotated[int, typer.Option(help="Accounts per chunk (bounds memory).")] = 100_000,
     resume: Annotated[bool, typer.Option(help="Continue a run that was interrupted.")] = False,
-    memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit.")] = "4GB",
+    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
     engine: Annotated[
         str, typer.Option(help="duckdb (one machine, one Parquet file) or pyspark (a folder of Parquet parts).")
     ] = "duckdb",

@@ -19,6 +19,38 @@ from ibis.backends import BaseBackend
 Engine = Literal["duckdb", "pyspark"]
 
 
+WORK_PREFIX = "reviewguard-duckdb-"
+
+
+def remove_orphaned_work_folders(parent: str) -> list[str]:
+    """Delete DuckDB work folders whose owning process no longer runs; returns them."""
+    removed = []
+    for name in os.listdir(parent):
+        if not name.startswith(WORK_PREFIX):
+            continue
+        folder = os.path.join(parent, name)
+        try:
+            with open(os.path.join(folder, "owner.pid")) as fh:
+                pid = int(fh.read().strip())
+        except (OSError, ValueError):
+            continue  # not ours to judge (no owner recorded, or being created)
+        if _process_alive(pid):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
 def connect(
     engine: Engine = "duckdb",
     *,
@@ -36,8 +68,13 @@ def connect(
         # A working folder of its own, removed at exit, so crashed runs cannot pile up files.
         # Materialised tables live in a database file there: DuckDB compresses stored
         # tables (not in-memory ones), which keeps a 176M-row likes table to a few GB.
-        work = tempfile.mkdtemp(prefix="reviewguard-duckdb-")
+        work = tempfile.mkdtemp(prefix=WORK_PREFIX)
+        with open(os.path.join(work, "owner.pid"), "w") as fh:
+            fh.write(str(os.getpid()))
         atexit.register(shutil.rmtree, work, ignore_errors=True)
+        # atexit does not run for killed processes or multiprocessing children
+        # (os._exit); their folders, gigabytes at scale, go on the next start.
+        remove_orphaned_work_folders(os.path.dirname(work))
         con = ibis.duckdb.connect(database=os.path.join(work, "work.duckdb"))
         con.raw_sql("SET TimeZone='UTC'")
         con.raw_sql(f"SET temp_directory='{work}'")
