@@ -184,13 +184,10 @@ class Predictor:
         contributions = np.full(n, None, dtype=object)
         reasons = np.empty(n, dtype=object)
         reasons.fill(_NO_REASONS)
+        families = np.full(n, None, dtype=object)
+        families[need] = _top_families(m, contrib[need], top_k)
         for i in np.flatnonzero(need | flagged):
-            top: list[dict[str, Any]] = []
-            fam: set[str] | None = None
-            if need[i]:
-                top = self._reasons(m, x[i], contrib[i], top_k)
-                fam = {BY_NAME[r["feature"]].family for r in top} - CONTEXT_FAMILIES
-            act = choose_action(float(score[i]), fam, actions, self.min_families)
+            act = choose_action(float(score[i]), families[i], actions, self.min_families)
             if act is not None:
                 action_names[i] = act.name
                 human[i] = act.requires_human
@@ -199,7 +196,7 @@ class Predictor:
                 contributions[i] = json.dumps(
                     {f: float(c) for f, c in zip(m.features, contrib[i, :-1], strict=True)}, sort_keys=True
                 )
-                reasons[i] = top
+                reasons[i] = self._reasons(m, x[i], contrib[i], top_k)
         return pd.DataFrame(
             {
                 "account_id": features["account_id"].astype(str).to_numpy(),
@@ -236,6 +233,18 @@ class Predictor:
                 }
             )
         return out
+
+
+def _top_families(m: RiskModel, contrib: np.ndarray, top_k: int) -> list[set[str]]:
+    """Per row, the evidence families of the reasons ``_reasons`` would give
+    (the ``top_k`` largest positive contributions), context excepted; computed
+    without writing the sentences, which only shown rows need."""
+    if not len(contrib):
+        return []
+    order = np.argsort(-contrib[:, :-1], axis=1, kind="stable")[:, :top_k]
+    positive = np.take_along_axis(contrib[:, :-1], order, axis=1) > 0
+    family = np.array([BY_NAME[f].family for f in m.features], dtype=object)
+    return [set(family[o[p]]) - CONTEXT_FAMILIES for o, p in zip(order, positive, strict=True)]
 
 
 def portable_frame(scores: pd.DataFrame) -> pd.DataFrame:
