@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from reviewguard.bundle import Bundle, Reference, RiskModel
 from reviewguard.features.registry import BY_NAME, CONTEXT_FAMILIES, FEATURE_SET_VERSION
@@ -140,10 +141,11 @@ class Predictor:
         for risk in self.risks:
             frames.append(self._predict_risk(risk, features, explain, top_k))
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCORE_COLUMNS)
-        out["model_uri"] = self.model_uri
-        out["model_version"] = self.model_version
-        out["feature_set_version"] = self.bundle.feature_set_version
-        out["policy_version"] = self.bundle.policy_version
+        n = len(out)
+        out["model_uri"] = _constant_text(self.model_uri, n)
+        out["model_version"] = _constant_text(self.model_version, n)
+        out["feature_set_version"] = _constant_text(self.bundle.feature_set_version, n)
+        out["policy_version"] = _constant_text(self.bundle.policy_version, n)
         if as_of is not None:
             out["as_of"] = pd.Timestamp(as_of)
         elif "as_of" in features.columns:
@@ -171,39 +173,43 @@ class Predictor:
             need[:] = True
         elif explain == "flagged":
             need |= flagged
-        contrib = np.full((len(x), len(m.features) + 1), np.nan)
-        if need.any():
-            contrib[need] = self.explain_rows(m, x[need])
-
         n = len(x)
+        # Only the explained rows get contributions; ``position`` maps a row to
+        # its line in ``contrib`` (a full n x features matrix of NaN cost more
+        # than the prediction itself at a million rows).
+        contrib = self.explain_rows(m, x[need]) if need.any() else np.empty((0, len(m.features) + 1))
+        position = np.cumsum(need) - 1
+        families = _top_families(m, contrib, top_k)
+
         # Rows below every threshold (nearly all of them) get no action and no
-        # explanation; only the explained rows go through Python one by one.
-        action_names = np.full(n, NO_ACTION, dtype=object)
+        # explanation; only flagged and explained rows go through Python one by one.
+        action_names = [NO_ACTION, *(a.name for a in actions)]
+        action_code = {a.name: k for k, a in enumerate(actions, start=1)}
+        action = np.zeros(n, dtype=np.int8)
         human = np.zeros(n, dtype=bool)
         base = np.full(n, np.nan)
-        contributions = np.full(n, None, dtype=object)
+        contributions = np.empty(n, dtype=object)
         reasons = np.empty(n, dtype=object)
         reasons.fill(_NO_REASONS)
-        families = np.full(n, None, dtype=object)
-        families[need] = _top_families(m, contrib[need], top_k)
         for i in np.flatnonzero(need | flagged):
-            act = choose_action(float(score[i]), families[i], actions, self.min_families)
+            k = int(position[i]) if need[i] else -1
+            act = choose_action(float(score[i]), families[k] if k >= 0 else None, actions, self.min_families)
             if act is not None:
-                action_names[i] = act.name
+                action[i] = action_code[act.name]
                 human[i] = act.requires_human
-            if need[i] and (explain == "all" or (explain == "flagged" and act is not None)):
-                base[i] = float(contrib[i, -1])
+            if k >= 0 and (explain == "all" or (explain == "flagged" and act is not None)):
+                base[i] = float(contrib[k, -1])
                 contributions[i] = json.dumps(
-                    {f: float(c) for f, c in zip(m.features, contrib[i, :-1], strict=True)}, sort_keys=True
+                    {f: float(c) for f, c in zip(m.features, contrib[k, :-1], strict=True)}, sort_keys=True
                 )
-                reasons[i] = self._reasons(m, x[i], contrib[i], top_k)
+                reasons[i] = self._reasons(m, x[i], contrib[k], top_k)
         return pd.DataFrame(
             {
-                "account_id": features["account_id"].astype(str).to_numpy(),
-                "risk": risk,
+                "account_id": features["account_id"].astype("str").array,
+                "risk": _constant_text(risk, n),
                 "score": score,
                 "raw_score": raw,
-                "action": action_names,
+                "action": _text(pa.DictionaryArray.from_arrays(pa.array(action), pa.array(action_names))),
                 "requires_human": human,
                 "base_value": pd.arrays.FloatingArray(base, np.isnan(base)),
                 "contributions": contributions,
@@ -233,6 +239,15 @@ class Predictor:
                 }
             )
         return out
+
+
+def _text(values: pa.Array) -> pd.api.extensions.ExtensionArray:
+    """A pandas ``str`` column built in Arrow (a million Python strings cost more than the prediction)."""
+    return pd.array(values.cast(pa.string()), dtype="str")
+
+
+def _constant_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
+    return _text(pa.repeat(pa.scalar(value, pa.string()), n))
 
 
 def _top_families(m: RiskModel, contrib: np.ndarray, top_k: int) -> list[set[str]]:
