@@ -377,18 +377,9 @@ def _check_table(
     any_bad = ibis.literal(False)
     for n in names:
         any_bad = any_bad | staged[n]
-    # One pass over the source: the normalised columns and every rule's flag are
-    # stored once, and both the counts and the clean table read that copy. (The
-    # checks and the clean table as two passes parsed the source and ran the key
-    # joins twice: a group-by of 176M like ids each time at a million accounts.)
-    checked = materialize(
-        con,
-        f"_rg_checked_{spec.name}",
-        staged.select(*[staged[f"__n_{c}"].name(c) for c in spec.column_names], *names, __bad=any_bad),
-    )
-    aggs: dict[str, ibis.Value] = {"__rows": checked.count(), "__bad": checked["__bad"].sum()}
-    aggs.update({n: checked[n].sum() for n in names})
-    counts = checked.aggregate(**aggs).execute().iloc[0]
+    aggs: dict[str, ibis.Value] = {"__rows": staged.count(), "__bad": any_bad.sum()}
+    aggs.update({n: staged[n].sum() for n in names})
+    counts = staged.aggregate(**aggs).execute().iloc[0]
     report.rows = int(counts["__rows"])
     report.valid_rows = report.rows - int(counts["__bad"] or 0)
 
@@ -397,7 +388,6 @@ def _check_table(
         k = int(counts[n] or 0)
         if k == 0:
             continue
-        # The raw text of offending rows: recomputed from the source, only for rules that fired.
         sample = (
             staged.filter(staged[n])
             .select(*[staged[f"__raw_{c}"].name(c) for c in raw_cols])
@@ -411,9 +401,8 @@ def _check_table(
         ]
         report.violations.append(Violation(spec.name, key[0], key[1], k, examples))
 
-    clean = (checked.filter(~checked["__bad"]) if report.valid_rows < report.rows else checked).select(
-        *spec.column_names
-    )
+    clean = staged.filter(~any_bad).select(*[staged[f"__n_{c}"].name(c) for c in spec.column_names])
+    clean = materialize(con, spec.name, clean)
     if spec.event_time and spec.name != "labels":
         now = ibis.literal(opened_at, type=dt.timestamp)
         report.future_rows = int((clean[spec.event_time] > now).sum().execute() or 0)
