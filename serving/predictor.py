@@ -179,7 +179,9 @@ class Predictor:
         # than the prediction itself at a million rows).
         contrib = self.explain_rows(m, x[need]) if need.any() else np.empty((0, len(m.features) + 1))
         position = np.cumsum(need) - 1
-        families = _top_families(m, contrib, top_k)
+        # One ranking of the contributions serves both the two-families rule and the reasons.
+        top = _top_contributions(contrib, top_k)
+        family = np.array([BY_NAME[f].family for f in m.features], dtype=object)
 
         # Rows below every threshold (nearly all of them) get no action and no
         # explanation; only flagged and explained rows go through Python one by one.
@@ -193,7 +195,8 @@ class Predictor:
         reasons.fill(_NO_REASONS)
         for i in np.flatnonzero(need | flagged):
             k = int(position[i]) if need[i] else -1
-            act = choose_action(float(score[i]), families[k] if k >= 0 else None, actions, self.min_families)
+            families = set(family[top[k]]) - CONTEXT_FAMILIES if k >= 0 else None
+            act = choose_action(float(score[i]), families, actions, self.min_families)
             if act is not None:
                 action[i] = action_code[act.name]
                 human[i] = act.requires_human
@@ -202,7 +205,7 @@ class Predictor:
                 contributions[i] = json.dumps(
                     {f: float(c) for f, c in zip(m.features, contrib[k, :-1], strict=True)}, sort_keys=True
                 )
-                reasons[i] = self._reasons(m, x[i], contrib[k], top_k)
+                reasons[i] = self._reasons(m, x[i], contrib[k], top[k])
         return pd.DataFrame(
             {
                 "account_id": features["account_id"].astype("str").array,
@@ -217,14 +220,12 @@ class Predictor:
             }
         )
 
-    def _reasons(self, m: RiskModel, row: np.ndarray, contrib: np.ndarray, top_k: int) -> list[dict[str, Any]]:
-        """Top features pushing towards abuse, each as words with the account's own number."""
-        order = np.argsort(-contrib[:-1], kind="stable")
+    def _reasons(self, m: RiskModel, row: np.ndarray, contrib: np.ndarray, top: np.ndarray) -> list[dict[str, Any]]:
+        """Top features pushing towards abuse (``top``: their columns, largest first),
+        each as words with the account's own number."""
         out = []
-        for j in order[:top_k]:
+        for j in top:
             c = float(contrib[j])
-            if c <= 0:
-                break
             name = m.features[j]
             v = float(row[j]) if np.isfinite(row[j]) else None
             ref = m.reference.get(name)
@@ -250,16 +251,14 @@ def _constant_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
     return _text(pa.repeat(pa.scalar(value, pa.string()), n))
 
 
-def _top_families(m: RiskModel, contrib: np.ndarray, top_k: int) -> list[set[str]]:
-    """Per row, the evidence families of the reasons ``_reasons`` would give
-    (the ``top_k`` largest positive contributions), context excepted; computed
-    without writing the sentences, which only shown rows need."""
+def _top_contributions(contrib: np.ndarray, top_k: int) -> list[np.ndarray]:
+    """Per row of ``contrib`` (features, then the base), the columns of its ``top_k``
+    largest positive contributions, largest first (ties in feature order)."""
     if not len(contrib):
         return []
     order = np.argsort(-contrib[:, :-1], axis=1, kind="stable")[:, :top_k]
     positive = np.take_along_axis(contrib[:, :-1], order, axis=1) > 0
-    family = np.array([BY_NAME[f].family for f in m.features], dtype=object)
-    return [set(family[o[p]]) - CONTEXT_FAMILIES for o, p in zip(order, positive, strict=True)]
+    return [o[p] for o, p in zip(order, positive, strict=True)]
 
 
 def portable_frame(scores: pd.DataFrame) -> pd.DataFrame:

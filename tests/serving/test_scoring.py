@@ -114,14 +114,10 @@ def test_two_families_rule_caps_single_family_evidence() -> None:
     assert choose_action(0.05, {"volume", "timing"}, actions, 2) is None
 
 
-def test_actions_follow_the_policy_thresholds(train_dataset, predictor: Predictor) -> None:  # type: ignore[no-untyped-def]
-    from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
-
-    feats = build_features(train_dataset, cutoffs_at(train_dataset, default_as_of(train_dataset))).to_pandas()
-    out = predictor.predict(feats, explain="none")
+def test_actions_follow_the_policy_thresholds(scores: pd.DataFrame, predictor: Predictor) -> None:
     for risk in predictor.risks:
         acts = [a for a in predictor.bundle.policy["risks"][risk]["actions"] if a["threshold"] is not None]
-        rows = out[out.risk == risk]
+        rows = scores[scores.risk == risk]
         # Exactly the rows at or above the lightest threshold get an action.
         assert ((rows.action != "none") == (rows.score >= acts[0]["threshold"])).all(), risk
         by_name = {a["name"]: a for a in acts}
