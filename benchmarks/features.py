@@ -41,7 +41,7 @@ def _rss() -> float:
 
 def _full(data: str, memory_limit: str, engine: str, q: mp.Queue) -> None:
     from reviewguard.engine import connect
-    from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
+    from reviewguard.features import build_features, cutoffs_at, default_as_of
     from reviewguard.reader import open_dataset
 
     t0 = time.perf_counter()
@@ -66,7 +66,7 @@ def _full(data: str, memory_limit: str, engine: str, q: mp.Queue) -> None:
 
 def _duck_five(data: str, memory_limit: str, q: mp.Queue) -> None:
     from reviewguard.engine import connect
-    from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
+    from reviewguard.features import build_features, cutoffs_at, default_as_of
     from reviewguard.reader import open_dataset
 
     con = connect(memory_limit=memory_limit)

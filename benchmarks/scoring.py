@@ -40,7 +40,7 @@ def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
     import shap
 
     from reviewguard.engine import connect
-    from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
+    from reviewguard.features import build_features, cutoffs_at, default_as_of
     from reviewguard.reader import open_dataset
 
     predictor = _load(model)
@@ -103,7 +103,7 @@ def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
 
 def _end_to_end(data: str, model: str, q: mp.Queue) -> None:
     from reviewguard.engine import connect
-    from reviewguard.features.compute import default_as_of
+    from reviewguard.features import default_as_of
     from reviewguard.reader import open_dataset
     from reviewguard.serving.batch import score_dataset
 

@@ -40,7 +40,7 @@ from peers import speagle_user_beliefs
 
 from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
 from reviewguard.engine import connect
-from reviewguard.features.registry import features_for
+from reviewguard.features import features_for
 from reviewguard.reader import open_dataset
 from reviewguard.training.config import load_config
 from reviewguard.training.crossval import cross_validate

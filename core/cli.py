@@ -212,7 +212,7 @@ def features_build(
     """One row per account (or cutoff) with account_id, as_of and every registry feature."""
     import ibis
 
-    from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
+    from reviewguard.features import build_features, cutoffs_at, default_as_of
 
     if as_of and cutoffs:
         raise ReviewguardError("give --as-of or --cutoffs, not both")
@@ -311,7 +311,7 @@ def score(
 ) -> None:
     """Score every account with the model, with reasons for the flagged ones."""
     from reviewguard.engine import connect
-    from reviewguard.features.compute import default_as_of
+    from reviewguard.features import default_as_of
     from reviewguard.reader import open_dataset, write_quarantine
     from reviewguard.serving.batch import score_dataset
     from reviewguard.serving.predictor import Predictor
@@ -536,7 +536,7 @@ def _score_on_spark(predictor: Any, data: Path, out_file: Path, as_of: str | Non
     import shutil
 
     from reviewguard.engine import connect
-    from reviewguard.features.compute import default_as_of
+    from reviewguard.features import default_as_of
     from reviewguard.reader import open_dataset
     from reviewguard.serving.spark import score_spark
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 CONTRACT_VERSION = 1
+# Minor version: 1.1 added the optional ``enforcement`` table. Data of 1.0 is valid 1.1 data.
+CONTRACT_MINOR_VERSION = 1
 
 DType = Literal["str", "timestamp", "int", "float", "bool"]
 
@@ -158,6 +160,23 @@ LIKES = Table(
     description="One row per like an account gave to a piece of content.",
 )
 
+ENFORCEMENT_OUTCOMES = ("in_force", "expired", "overturned_on_appeal", "upheld_on_appeal")
+
+ENFORCEMENT = Table(
+    "enforcement",
+    (
+        Column("account_id", "str", references=ACCOUNT_REF),
+        Column("risk", "str"),
+        Column("action", "str"),
+        Column("applied_at", "timestamp"),
+        Column("lifted_at", "timestamp", nullable=True),
+        Column("outcome", "str", allowed=ENFORCEMENT_OUTCOMES),
+    ),
+    event_time="applied_at",
+    description="What the platform already did to an account (contract 1.1): the history that makes "
+    "a sanction a last resort.",
+)
+
 # Risks are open-ended by design (a new risk is configuration), so labels.risk
 # is checked against this default list only when the caller does not pass one.
 DEFAULT_RISKS = ("extortion", "fake_engagement")
@@ -175,7 +194,9 @@ LABELS = Table(
     description="Moderation outcomes; training and evaluation only.",
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (ACCOUNTS, ORDERS, REVIEWS, MESSAGES, TRANSFERS, REPORTS, LIKES, LABELS)}
+TABLES: dict[str, Table] = {
+    t.name: t for t in (ACCOUNTS, ORDERS, REVIEWS, MESSAGES, TRANSFERS, REPORTS, LIKES, ENFORCEMENT, LABELS)
+}
 
 EVENT_TABLES = ("orders", "reviews", "messages", "transfers", "reports", "likes")
 

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from reviewguard.engine import materialize
 from reviewguard.errors import ReviewguardError
-from reviewguard.features.compute import build_features, cutoffs_at
+from reviewguard.features import build_features, cutoffs_at
 from reviewguard.reader import Dataset
 from reviewguard.serving.predictor import SCORE_COLUMNS, Explain, Predictor
 

@@ -31,8 +31,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 import reviewguard
 from reviewguard.bundle import Bundle
-from reviewguard.features.compute import NIGHT_HOURS_UTC, build_features
-from reviewguard.features.registry import BY_NAME, CONTEXT_FAMILIES
+from reviewguard.features import BY_NAME, CONTEXT_FAMILIES, NIGHT_HOURS_UTC, build_features
 from reviewguard.reader import Dataset
 from reviewguard.serving.predictor import NO_ACTION, Predictor
 

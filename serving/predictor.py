@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from reviewguard.bundle import Bundle, Reference, RiskModel
-from reviewguard.features.registry import BY_NAME, CONTEXT_FAMILIES, FEATURE_SET_VERSION
+from reviewguard.features import BY_NAME, CONTEXT_FAMILIES, FEATURE_SET_VERSION
 
 Explain = Literal["flagged", "all", "none"]
 NO_ACTION = "none"

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from reviewguard.bundle import bundle_files, bundle_from_files
-from reviewguard.features.compute import build_features, cutoffs_at
+from reviewguard.features import build_features, cutoffs_at
 from reviewguard.reader import Dataset
 from reviewguard.serving.batch import SCORE_SCHEMA, to_arrow
 from reviewguard.serving.predictor import Predictor

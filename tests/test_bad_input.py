@@ -16,7 +16,7 @@ import pytest
 
 from reviewguard.engine import connect
 from reviewguard.errors import ContractError, ReviewguardError
-from reviewguard.features.compute import build_features, cutoffs_at, default_as_of
+from reviewguard.features import build_features, cutoffs_at, default_as_of
 from reviewguard.reader import open_dataset
 
 ACCOUNTS = (

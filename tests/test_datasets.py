@@ -13,7 +13,7 @@ import pytest
 from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
 from reviewguard.engine import connect
 from reviewguard.errors import ContractError
-from reviewguard.features.registry import features_for
+from reviewguard.features import features_for
 from reviewguard.reader import open_dataset
 from reviewguard.training.config import load_config
 from reviewguard.training.pipeline import features_at_labels, label_table

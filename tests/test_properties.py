@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from reviewguard.engine import connect
 from reviewguard.errors import ReviewguardError
-from reviewguard.features.compute import build_features, cutoffs_at
+from reviewguard.features import build_features, cutoffs_at
 from reviewguard.reader import open_dataset
 
 times = st.datetimes(

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from reviewguard.features.registry import Feature
+from reviewguard.features import Feature
 from reviewguard.training import evaluate as ev
 from reviewguard.training.learner import fit_risk
 

@@ -15,7 +15,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from reviewguard.bundle import Calibrator, Reference, RiskModel
-from reviewguard.features.registry import Feature, monotone_constraints
+from reviewguard.features import Feature, monotone_constraints
 
 
 def lightgbm_params(lgb_cfg: dict[str, Any], *, features: list[Feature], y: np.ndarray, seed: int) -> dict[str, Any]:

@@ -20,8 +20,14 @@ from matplotlib.figure import Figure
 import reviewguard
 from reviewguard.bundle import Bundle, RiskModel
 from reviewguard.errors import TrainingDataError
-from reviewguard.features.compute import build_features, cutoffs_at, cutoffs_from_labels
-from reviewguard.features.registry import FEATURE_SET_VERSION, FEATURES, features_for
+from reviewguard.features import (
+    FEATURE_SET_VERSION,
+    FEATURES,
+    build_features,
+    cutoffs_at,
+    cutoffs_from_labels,
+    features_for,
+)
 from reviewguard.reader import Dataset
 from reviewguard.serving.predictor import Predictor
 from reviewguard.training import evaluate as ev

@@ -12,7 +12,7 @@ import pytest
 
 from reviewguard.bundle import load_bundle
 from reviewguard.engine import connect
-from reviewguard.features.compute import default_as_of
+from reviewguard.features import default_as_of
 from reviewguard.reader import open_dataset
 from reviewguard.serving.case import build_case, render_case_html, verify_case
 from reviewguard.serving.predictor import Predictor
@@ -27,7 +27,7 @@ def predictor(bundle_dir: Path) -> Predictor:
 
 
 def _pick(populations: pd.DataFrame, predictor: Predictor, ds, population: str, risk: str) -> str:  # type: ignore[no-untyped-def]
-    from reviewguard.features.compute import build_features, cutoffs_at
+    from reviewguard.features import build_features, cutoffs_at
 
     ids = populations.loc[populations.population == population, "account_id"]
     cut = cutoffs_at(ds, default_as_of(ds))

@@ -18,8 +18,7 @@ from typer.testing import CliRunner
 
 from reviewguard.bundle import load_bundle
 from reviewguard.cli import app
-from reviewguard.features.compute import default_as_of
-from reviewguard.features.registry import BY_NAME
+from reviewguard.features import BY_NAME, default_as_of
 from reviewguard.serving.batch import score_dataset
 from reviewguard.serving.predictor import SCORE_COLUMNS, Predictor
 
@@ -84,7 +83,7 @@ def test_actions_with_an_effect_land_on_the_abusive_populations(
 
 
 def test_explain_modes(train_dataset, predictor: Predictor) -> None:  # type: ignore[no-untyped-def]
-    from reviewguard.features.compute import build_features, cutoffs_at
+    from reviewguard.features import build_features, cutoffs_at
 
     feats = build_features(train_dataset, cutoffs_at(train_dataset, default_as_of(train_dataset))).to_pandas()
     none = predictor.predict(feats, explain="none")

@@ -9,7 +9,7 @@ import pytest
 
 from reviewguard.bundle import load_bundle
 from reviewguard.engine import connect
-from reviewguard.features.compute import default_as_of
+from reviewguard.features import default_as_of
 from reviewguard.reader import open_dataset
 from reviewguard.serving.predictor import SCORE_COLUMNS, Predictor
 from reviewguard.serving.spark import score_spark
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.spark
 
 
 def test_spark_scores_equal_local_scores(spark, bundle_dir: Path, small_platform: Path) -> None:  # type: ignore[no-untyped-def]
-    from reviewguard.features.compute import build_features, cutoffs_at
+    from reviewguard.features import build_features, cutoffs_at
 
     predictor = Predictor(load_bundle(bundle_dir), model_uri="m", model_version="1")
     local_ds = open_dataset(connect(), small_platform)

@@ -26,7 +26,7 @@ def test_retraining_reproduces_model_text_and_metrics(trained, train_dataset, po
 
 
 def test_one_model_per_risk_with_registry_constraints(trained) -> None:  # type: ignore[no-untyped-def]
-    from reviewguard.features.registry import features_for
+    from reviewguard.features import features_for
 
     assert sorted(trained.bundle.risks) == ["extortion", "fake_engagement"]
     for risk, m in trained.bundle.risks.items():
