@@ -204,6 +204,14 @@ COLUMN_SPECS: dict[str, dict[str, Any]] = {
         "dwell_ms": "int?",
         "device_id": ("id", "d", 8),
     },
+    "enforcement": {
+        "account_id": ("id", "a", 8),
+        "risk": "str",
+        "action": "str",
+        "applied_at": "ts",
+        "lifted_at": "ts",
+        "outcome": "str",
+    },
     "labels": {
         "account_id": ("id", "a", 8),
         "risk": "str",
