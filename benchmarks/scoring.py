@@ -28,8 +28,8 @@ def _rss() -> float:
 
 
 def _load(model: str):  # type: ignore[no-untyped-def]
-    from reviewguard.serving.predictor import Predictor
-    from reviewguard.training.tracking import download_bundle
+    from reviewguard.model.predictor import Predictor
+    from reviewguard.model.store import download_bundle
 
     bundle, meta = download_bundle(model)
     return Predictor(bundle, model_uri=model, model_version=meta["model_version"])

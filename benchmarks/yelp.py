@@ -44,7 +44,8 @@ from reviewguard.features import features_for
 from reviewguard.reader import open_dataset
 from reviewguard.training.config import load_config
 from reviewguard.training.crossval import cross_validate
-from reviewguard.training.pipeline import features_at_labels, label_table, train_models
+from reviewguard.training.labels import features_at_labels, label_table
+from reviewguard.training.pipeline import train_models
 
 FILES = {"YelpChi": "YelpChi_metadata.gz", "YelpNYC": "YelpNYC_metadata.gz"}
 

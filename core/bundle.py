@@ -1,212 +1,27 @@
-"""The model bundle: the narrow contract between training and serving.
+"""Moved to :mod:`reviewguard.model.bundle`; kept so that models logged before the move still load.
 
-A bundle is a folder of plain files, no pickles:
-
-    bundle.json            format, versions, per-risk feature lists, reference
-                           distributions, calibrators, metrics summary
-    boosters/<risk>.txt    LightGBM model text
-    policy.json            the resolved graduated policy
-
-Loading accepts exactly these files and refuses a folder that holds anything
-executable (pickles, joblib), so a model cannot run code when it is loaded.
+A model logged with reviewguard 0.1 carries a ``pyfunc_model.py`` that imports
+``reviewguard.bundle.load_bundle``; MLflow runs that file when it loads the model.
 """
 
-from __future__ import annotations
+from reviewguard.model.bundle import (
+    Bundle,
+    Calibrator,
+    Reference,
+    RiskModel,
+    bundle_files,
+    bundle_from_files,
+    load_bundle,
+    save_bundle,
+)
 
-import hashlib
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import lightgbm as lgb
-import numpy as np
-
-from reviewguard.errors import ModelLoadError
-
-BUNDLE_FORMAT = "reviewguard-model"
-BUNDLE_FORMAT_VERSION = 1
-_REFUSED_SUFFIXES = (".pkl", ".pickle", ".joblib", ".cloudpickle", ".dill", ".npy", ".npz")
-
-
-@dataclass
-class Calibrator:
-    """Maps a raw margin (log-odds) to a calibrated probability."""
-
-    method: str  # "platt" or "isotonic"
-    params: dict[str, Any]
-
-    def apply(self, raw: np.ndarray) -> np.ndarray:
-        raw = np.asarray(raw, dtype=np.float64)
-        if self.method == "platt":
-            from scipy.special import expit
-
-            return np.asarray(expit(self.params["a"] * raw + self.params["b"]), dtype=np.float64)
-        if self.method == "isotonic":
-            return np.interp(raw, self.params["x"], self.params["y"])
-        raise ModelLoadError(f"unknown calibration method {self.method!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "params": self.params}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Calibrator:
-        return cls(d["method"], d["params"])
-
-
-@dataclass
-class Reference:
-    """A feature's distribution in the training population, for percentiles and drift."""
-
-    quantiles: list[float | None]  # 0th..100th percentile of non-null values
-    null_share: float
-    p99: float | None
-
-    def percentile(self, value: float | None) -> float | None:
-        """Share of the population (in percent) at or below ``value``; None for a null value."""
-        if value is None or not np.isfinite(value):
-            return None
-        qs = np.array([q for q in self.quantiles if q is not None], dtype=np.float64)
-        if qs.size == 0:
-            return None
-        return float(np.searchsorted(qs, value, side="right") * 100.0 / qs.size)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"quantiles": self.quantiles, "null_share": self.null_share, "p99": self.p99}
-
-    @classmethod
-    def from_values(cls, values: np.ndarray) -> Reference:
-        values = np.asarray(values, dtype=np.float64)
-        finite = values[np.isfinite(values)]
-        null_share = float(1 - finite.size / values.size) if values.size else 1.0
-        if finite.size == 0:
-            return cls([None] * 101, null_share, None)
-        qs = np.quantile(finite, np.linspace(0, 1, 101))
-        return cls([float(q) for q in qs], null_share, float(np.quantile(finite, 0.99)))
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Reference:
-        return cls(d["quantiles"], d["null_share"], d["p99"])
-
-
-@dataclass
-class RiskModel:
-    risk: str
-    features: list[str]
-    booster: lgb.Booster
-    calibrator: Calibrator
-    reference: dict[str, Reference]
-    best_iteration: int
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-    def model_text(self) -> str:
-        return self.booster.model_to_string(num_iteration=self.best_iteration)
-
-
-@dataclass
-class Bundle:
-    risks: dict[str, RiskModel]
-    policy: dict[str, Any]
-    feature_set_version: str
-    package_version: str
-    created_from: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def policy_version(self) -> str:
-        return str(self.policy["version"])
-
-    def fingerprint(self) -> str:
-        """Hash of everything that decides a score (model texts, calibrators, policy)."""
-        h = hashlib.sha256()
-        for risk in sorted(self.risks):
-            m = self.risks[risk]
-            h.update(risk.encode())
-            h.update(m.model_text().encode())
-            h.update(json.dumps(m.calibrator.to_dict(), sort_keys=True).encode())
-        h.update(json.dumps(self.policy, sort_keys=True).encode())
-        return h.hexdigest()
-
-
-def save_bundle(bundle: Bundle, folder: str | Path) -> Path:
-    folder = Path(folder)
-    (folder / "boosters").mkdir(parents=True, exist_ok=True)
-    meta: dict[str, Any] = {
-        "format": BUNDLE_FORMAT,
-        "format_version": BUNDLE_FORMAT_VERSION,
-        "feature_set_version": bundle.feature_set_version,
-        "package_version": bundle.package_version,
-        "policy_version": bundle.policy_version,
-        "created_from": bundle.created_from,
-        "risks": {},
-    }
-    for risk, m in sorted(bundle.risks.items()):
-        (folder / "boosters" / f"{risk}.txt").write_text(m.model_text())
-        meta["risks"][risk] = {
-            "features": m.features,
-            "booster": f"boosters/{risk}.txt",
-            "best_iteration": m.best_iteration,
-            "calibrator": m.calibrator.to_dict(),
-            "reference": {k: v.to_dict() for k, v in m.reference.items()},
-            "metrics": m.metrics,
-        }
-    (folder / "policy.json").write_text(json.dumps(bundle.policy, indent=2, sort_keys=True, ensure_ascii=False))
-    (folder / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False))
-    return folder
-
-
-def load_bundle(folder: str | Path) -> Bundle:
-    folder = Path(folder)
-    meta_path = folder / "bundle.json"
-    if not meta_path.is_file():
-        raise ModelLoadError(f"{folder} is not a reviewguard model bundle (no bundle.json)")
-    refused = [p.name for p in folder.rglob("*") if p.suffix.lower() in _REFUSED_SUFFIXES]
-    if refused:
-        raise ModelLoadError(
-            f"refusing to load {folder}: it contains {', '.join(sorted(refused))}; "
-            "reviewguard models hold only LightGBM text and JSON"
-        )
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"{meta_path} is not valid JSON: {exc}") from exc
-    if meta.get("format") != BUNDLE_FORMAT or meta.get("format_version") != BUNDLE_FORMAT_VERSION:
-        raise ModelLoadError(
-            f"{folder}: unsupported bundle format {meta.get('format')!r} v{meta.get('format_version')!r}"
-        )
-    risks = {}
-    for risk, r in meta["risks"].items():
-        booster_path = (folder / r["booster"]).resolve()
-        if folder.resolve() not in booster_path.parents:
-            raise ModelLoadError(f"{folder}: booster path {r['booster']!r} leaves the bundle")
-        booster = lgb.Booster(model_str=booster_path.read_text())
-        risks[risk] = RiskModel(
-            risk=risk,
-            features=list(r["features"]),
-            booster=booster,
-            calibrator=Calibrator.from_dict(r["calibrator"]),
-            reference={k: Reference.from_dict(v) for k, v in r["reference"].items()},
-            best_iteration=int(r["best_iteration"]),
-            metrics=r.get("metrics", {}),
-        )
-    policy = json.loads((folder / "policy.json").read_text())
-    return Bundle(risks, policy, meta["feature_set_version"], meta["package_version"], meta.get("created_from", {}))
-
-
-def bundle_files(bundle: Bundle) -> dict[str, str]:
-    """The bundle as {relative path: text}, to ship to Spark executors (no shared filesystem needed)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = save_bundle(bundle, Path(tmp) / "bundle")
-        return {str(p.relative_to(folder)): p.read_text(encoding="utf-8") for p in folder.rglob("*") if p.is_file()}
-
-
-def bundle_from_files(files: dict[str, str], folder: str | Path) -> Bundle:
-    folder = Path(folder)
-    for rel, text in files.items():
-        target = (folder / rel).resolve()
-        if folder.resolve() not in target.parents:
-            raise ModelLoadError(f"bundle file {rel!r} leaves the bundle folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    return load_bundle(folder)
+__all__ = [
+    "Bundle",
+    "Calibrator",
+    "Reference",
+    "RiskModel",
+    "bundle_files",
+    "bundle_from_files",
+    "load_bundle",
+    "save_bundle",
+]

@@ -1,8 +1,8 @@
-"""The ``reviewguard`` command line: the only place that opens files for the user.
+"""The ``reviewguard`` command line: the only place that turns the user's paths into data.
 
-Each command turns paths into data, calls a library function, and writes the
-result. Errors the package raises on purpose are printed as a message and a
-non-zero exit code, never as a traceback.
+Each command parses its options, calls one library function, and prints.
+Errors the package raises on purpose are printed as a message and a non-zero
+exit code, never as a traceback.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table as RichTable
 
 from reviewguard.errors import ReviewguardError
+from reviewguard.reader import DEFAULT_MEMORY_LIMIT
 
 # MLflow's download bars would interleave with ours.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -36,9 +37,12 @@ out = Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+MemoryLimit = Annotated[str, typer.Option(help="DuckDB memory limit; beyond it DuckDB spills to a temporary folder.")]
+Quarantine = Annotated[Path | None, typer.Option(help="Set bad rows aside here (one Parquet per table) and go on.")]
+
 
 def friendly_errors(fn: F) -> F:
-    """Print the package's own errors as messages; exit 1 (2 for contract breaks)."""
+    """Print the package's own errors as messages; exit 1."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -63,6 +67,49 @@ def progress_bar() -> Progress:
     )
 
 
+def _open(
+    data: Path,
+    *,
+    quarantine: Path | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    engine: str = "duckdb",
+    risks: tuple[str, ...] | None = None,
+) -> Any:
+    """The one way a command opens a dataset: the engine with its memory limit, checks, quarantine."""
+    from reviewguard.reader import load_dataset, write_quarantine
+
+    ds = load_dataset(
+        data,
+        engine=engine,
+        memory_limit=memory_limit,
+        bad_rows="quarantine" if quarantine else "error",
+        risks=risks,
+    )
+    if quarantine and ds.quarantine:
+        for name, n in write_quarantine(ds, quarantine).items():
+            console.print(f"quarantined {n:,} rows of {name} -> {quarantine / (name + '.parquet')}", highlight=False)
+    return ds
+
+
+def _parse_time(value: str | None, what: str) -> Any:
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ReviewguardError(
+            f"{what}: cannot read {value!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)"
+        ) from exc
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+# ------------------------------------------------------------------ simulate / validate
+
+
 @app.command()
 @friendly_errors
 def simulate(
@@ -84,17 +131,11 @@ def simulate(
     out.print(f"wrote {out_dir}: {rows}", highlight=False)
 
 
-MemoryLimit = Annotated[str, typer.Option(help="DuckDB memory limit; beyond it DuckDB spills to a temporary folder.")]
-DEFAULT_MEMORY_LIMIT = "4GB"
-
-
 @app.command()
 @friendly_errors
 def validate(
     data: Annotated[Path, typer.Argument(help="Dataset folder (data contract v1).")],
-    quarantine: Annotated[
-        Path | None, typer.Option(help="Write rows that break a rule here (one Parquet per table) and go on.")
-    ] = None,
+    quarantine: Quarantine = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")] = None,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
@@ -103,19 +144,16 @@ def validate(
     Exit code 0: usable. 1: rows break rules (fix them or use --quarantine).
     2: a column-level problem (missing table or column, unconvertible type).
     """
-    from reviewguard.engine import connect
     from reviewguard.errors import ContractError
-    from reviewguard.reader import ValidationReport, open_dataset, write_quarantine
+    from reviewguard.reader import ValidationReport, load_dataset, write_quarantine
 
-    con = connect(memory_limit=memory_limit)
     try:
-        ds = open_dataset(con, data, bad_rows="quarantine")
+        ds = load_dataset(data, memory_limit=memory_limit, bad_rows="quarantine")
         report = ds.report
     except ContractError as exc:
         if not isinstance(exc.report, ValidationReport):
             raise
-        report = exc.report
-        ds = None
+        report, ds = exc.report, None
     _print_report(report)
     if json_out:
         json_out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -127,8 +165,7 @@ def validate(
         console.print(f"[bold red]{n:,} rows break the contract.[/] Fix them, or rerun with --quarantine DIR.")
         raise typer.Exit(1)
     if report.violations and quarantine is not None and ds is not None:
-        written = write_quarantine(ds, quarantine)
-        for name, n in written.items():
+        for name, n in write_quarantine(ds, quarantine).items():
             out.print(f"quarantined {n:,} rows of {name} -> {quarantine / (name + '.parquet')}", highlight=False)
     out.print("[green]ok:[/] the dataset is usable" + (" with the rows above set aside." if report.violations else "."))
 
@@ -150,49 +187,7 @@ def _print_report(report: Any) -> None:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
 
 
-def _parse_time(value: str | None, what: str) -> Any:
-    if value is None:
-        return None
-    import pandas as pd
-
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ReviewguardError(
-            f"{what}: cannot read {value!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)"
-        ) from exc
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
-
-
-def _open(
-    data: Path,
-    engine: str = "duckdb",
-    quarantine: Path | None = None,
-    memory_limit: str = DEFAULT_MEMORY_LIMIT,
-    **kw: Any,
-) -> Any:
-    from reviewguard.engine import connect
-    from reviewguard.reader import open_dataset, write_quarantine
-
-    # DuckDB would otherwise take 80% of the machine's memory as its buffer.
-    con = connect("duckdb", memory_limit=memory_limit) if engine == "duckdb" else connect(engine)
-    ds = open_dataset(con, data, bad_rows="quarantine" if quarantine else "error", **kw)
-    if quarantine and ds.quarantine:
-        for name, n in write_quarantine(ds, quarantine).items():
-            console.print(f"quarantined {n:,} rows of {name} -> {quarantine / (name + '.parquet')}")
-    return ds
-
-
-def _atomic_parquet(table: Any, path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
-
+# ------------------------------------------------------------------ features
 
 features_app = typer.Typer(help="Compute features, or regenerate their documentation.", no_args_is_help=True)
 app.add_typer(features_app, name="features")
@@ -206,34 +201,38 @@ def features_build(
     as_of: Annotated[str | None, typer.Option(help="One as-of moment for every account (UTC).")] = None,
     cutoffs: Annotated[Path | None, typer.Option(help="Parquet/CSV with account_id, as_of per row.")] = None,
     engine: Annotated[str, typer.Option(help="duckdb (in-process) or pyspark.")] = "duckdb",
-    quarantine: Annotated[Path | None, typer.Option(help="Set bad rows aside here instead of stopping.")] = None,
+    quarantine: Quarantine = None,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
     """One row per account (or cutoff) with account_id, as_of and every registry feature."""
-    import ibis
-
     from reviewguard.features import build_features, cutoffs_at, default_as_of
+    from reviewguard.files import write_parquet_atomic
 
     if as_of and cutoffs:
         raise ReviewguardError("give --as-of or --cutoffs, not both")
-    ds = _open(data, engine, quarantine, memory_limit)
+    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, engine=engine)
     if cutoffs:
-        reader = ds.con.read_csv if cutoffs.suffix == ".csv" else ds.con.read_parquet
-        cut = reader(str(cutoffs))
-        missing = {"account_id", "as_of"} - set(cut.columns)
-        if missing:
-            raise ReviewguardError(f"cutoffs {cutoffs}: missing column(s) {sorted(missing)}")
-        cut = cut.select(
-            account_id=cut.account_id.cast("string"),
-            as_of=cut.as_of.cast(ibis.dtype("timestamp('UTC')")).cast("timestamp"),
-        )
+        cut = _read_cutoffs(ds.con, cutoffs)
     else:
-        moment = _parse_time(as_of, "--as-of") or default_as_of(ds)
-        cut = cutoffs_at(ds, moment)
+        cut = cutoffs_at(ds, _parse_time(as_of, "--as-of") or default_as_of(ds))
     with console.status("computing features"):
         table = build_features(ds, cut).order_by(["account_id", "as_of"]).to_pyarrow()
-    _atomic_parquet(table, out_file)
+    write_parquet_atomic(table, out_file)
     out.print(f"wrote {table.num_rows:,} rows x {table.num_columns - 2} features to {out_file}", highlight=False)
+
+
+def _read_cutoffs(con: Any, path: Path) -> Any:
+    import ibis
+
+    reader = con.read_csv if path.suffix == ".csv" else con.read_parquet
+    cut = reader(str(path))
+    missing = {"account_id", "as_of"} - set(cut.columns)
+    if missing:
+        raise ReviewguardError(f"cutoffs {path}: missing column(s) {sorted(missing)}")
+    return cut.select(
+        account_id=cut.account_id.cast("string"),
+        as_of=cut.as_of.cast(ibis.dtype("timestamp('UTC')")).cast("timestamp"),
+    )
 
 
 @features_app.command("docs")
@@ -243,10 +242,13 @@ def features_docs(
 ) -> None:
     """Regenerate docs/features.md from the feature registry."""
     from reviewguard.features.docs import render_features_markdown
+    from reviewguard.files import write_text_atomic
 
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(render_features_markdown(), encoding="utf-8")
+    write_text_atomic(out_file, render_features_markdown())
     out.print(f"wrote {out_file}")
+
+
+# ------------------------------------------------------------------ train / promote
 
 
 @app.command()
@@ -258,22 +260,27 @@ def train(
     ] = None,
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "reviewguard",
     register_as: Annotated[str | None, typer.Option(help="Registered model name.")] = "reviewguard",
-    quarantine: Annotated[Path | None, typer.Option(help="Set bad rows aside here instead of stopping.")] = None,
+    quarantine: Quarantine = None,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
     """Train one LightGBM model per risk in the labels, log to MLflow, register it.
 
     The last line printed is the registered model URI (models:/NAME/VERSION).
     """
+    from reviewguard.contract import DEFAULT_RISKS
+    from reviewguard.model.store import connect_tracking, tracking_uri
+    from reviewguard.reader import read_simulator_truth
     from reviewguard.training.config import load_config
-    from reviewguard.training.pipeline import report_markdown, train_models
-    from reviewguard.training.tracking import connect_tracking, log_training, read_population, tracking_uri
+    from reviewguard.training.pipeline import train_models
+    from reviewguard.training.report import report_markdown
+    from reviewguard.training.tracking import log_training
 
     cfg = load_config(config)
     client = connect_tracking()  # fail fast, before hours of work
-    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, risks=_label_risks(data, cfg))
+    risks = tuple(sorted({*DEFAULT_RISKS, *cfg.risk_features}))
+    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, risks=risks)
     with console.status("training"):
-        result = train_models(ds, cfg, populations=read_population(data))
+        result = train_models(ds, cfg, populations=read_simulator_truth(data))
     out.print(report_markdown(result), markup=False, highlight=False)
     with console.status(f"logging to MLflow at {tracking_uri()}"):
         logged = log_training(
@@ -283,11 +290,33 @@ def train(
     print(logged["registered_uri"] or logged["model_uri"])
 
 
-def _label_risks(data: Path, cfg: Any) -> tuple[str, ...]:
-    """Risks the labels may name: the built-in ones plus those the config declares."""
-    from reviewguard.contract import DEFAULT_RISKS
+@app.command()
+@friendly_errors
+def promote(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    data: Annotated[Path, typer.Option(help="Dataset with labels decided after both models' test periods.")],
+    tolerance: Annotated[float, typer.Option(help="Average-precision loss allowed per risk.")] = 0.01,
+    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
+) -> None:
+    """Move the champion alias to the challenger if no risk gets worse beyond the tolerance."""
+    from reviewguard.model.store import connect_tracking
+    from reviewguard.training.promote import promote as run
 
-    return tuple(sorted({*DEFAULT_RISKS, *cfg.risk_features}))
+    client = connect_tracking()
+    result = run(client, name, _open(data, memory_limit=memory_limit), tolerance=tolerance)
+    for line in result.reasons:
+        out.print(line, highlight=False)
+    if result.promoted:
+        was = f"was {result.champion_before}" if result.champion_before else "there was none"
+        out.print(f"promoted: {name} champion is now version {result.challenger} ({was})")
+    elif result.champion_before == result.challenger:
+        out.print(f"{name}: nothing to do")
+    else:
+        out.print(f"not promoted: {name} champion stays version {result.champion_before}")
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ score
 
 
 @app.command()
@@ -300,36 +329,34 @@ def score(
         str | None, typer.Option(help="Score as of this moment (UTC); default: after the latest event.")
     ] = None,
     explain: Annotated[str, typer.Option(help="flagged, all or none: which rows get SHAP reasons.")] = "flagged",
-    top_k: Annotated[int, typer.Option(help="Reasons per explained row.")] = 5,
+    top_k: Annotated[int, typer.Option(help="Reasons shown per explained row (display only).")] = 5,
     chunk_size: Annotated[int, typer.Option(help="Accounts per chunk (bounds memory).")] = 100_000,
     resume: Annotated[bool, typer.Option(help="Continue a run that was interrupted.")] = False,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
     engine: Annotated[
         str, typer.Option(help="duckdb (one machine, one Parquet file) or pyspark (a folder of Parquet parts).")
     ] = "duckdb",
-    quarantine: Annotated[Path | None, typer.Option(help="Set bad rows aside here instead of stopping.")] = None,
+    quarantine: Quarantine = None,
 ) -> None:
     """Score every account with the model, with reasons for the flagged ones."""
-    from reviewguard.engine import connect
     from reviewguard.features import default_as_of
-    from reviewguard.reader import open_dataset, write_quarantine
-    from reviewguard.serving.batch import score_dataset
-    from reviewguard.serving.predictor import Predictor
-    from reviewguard.training.tracking import download_bundle
+    from reviewguard.model.store import load_predictor
 
     if explain not in ("flagged", "all", "none"):
         raise ReviewguardError("--explain must be flagged, all or none")
     with console.status(f"loading model {model}"):
-        bundle, meta = download_bundle(model)
-    predictor = Predictor(bundle, model_uri=model, model_version=meta["model_version"])
-    if engine == "pyspark":
-        _score_on_spark(predictor, data, out_file, as_of, explain, top_k)
-        return
-    con = connect(memory_limit=memory_limit)
-    ds = open_dataset(con, data, bad_rows="quarantine" if quarantine else "error")
-    if quarantine and ds.quarantine:
-        write_quarantine(ds, quarantine)
+        predictor = load_predictor(model)
+    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, engine=engine)
     moment = _parse_time(as_of, "--as-of") or default_as_of(ds)
+    if engine == "pyspark":
+        from reviewguard.serving.spark import write_scores_spark
+
+        with console.status("scoring on Spark"):
+            write_scores_spark(ds, predictor, out_file, as_of=moment, explain=explain, top_k=top_k)
+        out.print(f"scored on Spark as of {moment.isoformat()} -> {out_file}/ (Parquet parts)", highlight=False)
+        return
+    from reviewguard.serving.batch import score_dataset
+
     with progress_bar() as bar:
         task = bar.add_task("scoring accounts", total=None)
         summary = score_dataset(
@@ -343,61 +370,20 @@ def score(
             resume=resume,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    drift_file = out_file.with_name(out_file.stem + ".drift.json")
-    drift_file.write_text(json.dumps(summary["drift"], indent=2))
     out.print(f"scored {summary['accounts']:,} accounts as of {summary['as_of']} -> {out_file}", highlight=False)
     acts = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["actions"].items()))
     out.print(f"actions (account x risk): {acts}", highlight=False)
-    warn = summary["drift"]["warnings"]
-    if warn:
+    drift = summary["drift"]
+    if drift["warnings"]:
         console.print(
-            f"[yellow]drift:[/] PSI above {summary['drift']['threshold']} for {', '.join(warn)} "
-            f"(details in {drift_file})"
+            f"[yellow]drift:[/] PSI above {drift['threshold']} for {', '.join(drift['warnings'])} "
+            f"(details in {summary['drift_file']})"
         )
     else:
-        out.print(f"drift: every feature's PSI is below {summary['drift']['threshold']} ({drift_file})")
+        out.print(f"drift: every feature's PSI is below {drift['threshold']} ({summary['drift_file']})")
 
 
-@app.command()
-@friendly_errors
-def promote(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
-    data: Annotated[Path, typer.Option(help="Dataset with labels decided after both models' test periods.")],
-    tolerance: Annotated[float, typer.Option(help="Average-precision loss allowed per risk.")] = 0.01,
-) -> None:
-    """Move the champion alias to the challenger if no risk gets worse beyond the tolerance."""
-    from reviewguard.training.pipeline import features_at_labels, label_table
-    from reviewguard.training.promote import compare, later_labels
-    from reviewguard.training.tracking import CHALLENGER, CHAMPION, connect_tracking, download_bundle, resolve_alias
-
-    client = connect_tracking()
-    challenger_v, champion_v = resolve_alias(client, name, CHALLENGER), resolve_alias(client, name, CHAMPION)
-    if challenger_v is None:
-        raise ReviewguardError(f"{name} has no {CHALLENGER} version; train with --register-as {name} first")
-    if challenger_v == champion_v:
-        out.print(f"{name}: version {challenger_v} is already both challenger and champion; nothing to do")
-        return
-    challenger, _ = download_bundle(f"models:/{name}/{challenger_v}")
-    champion, _ = download_bundle(f"models:/{name}/{champion_v}") if champion_v else (None, None)
-    if champion is None:
-        client.set_registered_model_alias(name, CHAMPION, challenger_v)
-        out.print(f"{name}: no champion yet; version {challenger_v} is now champion")
-        return
-    ds = _open(data)
-    labels = later_labels(label_table(ds), challenger, champion)
-    if labels.empty:
-        raise ReviewguardError(f"{data}: no labels decided after both models' test periods; nothing to compare on")
-    rows = features_at_labels(ds, labels)
-    result = compare(challenger, champion, rows, tolerance=tolerance)
-    for line in result["reasons"]:
-        out.print(line, highlight=False)
-    if result["promote"]:
-        client.set_registered_model_alias(name, CHAMPION, challenger_v)
-        out.print(f"promoted: {name} champion is now version {challenger_v} (was {champion_v})")
-    else:
-        out.print(f"not promoted: {name} champion stays version {champion_v}")
-        raise typer.Exit(1)
-
+# ------------------------------------------------------------------ datasets
 
 datasets_app = typer.Typer(help="Convert public datasets into the data contract.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
@@ -413,23 +399,17 @@ def datasets_yelp(
 
     Train on it with `reviewguard train --data DIR --config yelp`.
     """
-    import pandas as pd
+    from reviewguard.datasets import read_yelp_metadata, yelp_to_contract
+    from reviewguard.files import write_parquet_atomic
 
-    from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
-
-    if not input_file.is_file():
-        raise ReviewguardError(f"{input_file} does not exist")
-    try:
-        raw = pd.read_csv(input_file, sep=r"\s+", header=None, names=YELP_COLUMNS, dtype=str)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise ReviewguardError(f"{input_file}: cannot read as Yelp metadata: {exc}") from exc
-    tables = yelp_to_contract(parse_yelp_metadata(raw, str(input_file)))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = yelp_to_contract(read_yelp_metadata(input_file))
     for name, table in tables.items():
-        _atomic_parquet(table, out_dir / f"{name}.parquet")
+        write_parquet_atomic(table, out_dir / f"{name}.parquet")
     counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in tables.items())
     out.print(f"wrote {out_dir}: {counts}", highlight=False)
 
+
+# ------------------------------------------------------------------ cases
 
 case_app = typer.Typer(
     help="Moderation case files: build one per decision, verify it reproduces.", no_args_is_help=True
@@ -447,53 +427,30 @@ def case_build(
     top_flagged: Annotated[
         int, typer.Option(help="Also build cases for the N highest-scored flagged accounts per risk.")
     ] = 0,
+    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
     """Write case.json (reproducible record) and case.html (moderator page) for accounts."""
     import pyarrow.parquet as pq
 
-    from reviewguard.engine import connect
-    from reviewguard.reader import open_dataset
-    from reviewguard.serving.case import build_case, render_case_html
-    from reviewguard.serving.predictor import Predictor
-    from reviewguard.training.tracking import download_bundle
+    from reviewguard.model.store import load_predictor
+    from reviewguard.serving.case import build_case, check_against_scores, select_cases, write_case
 
-    table = pq.read_table(
+    frame = pq.read_table(
         scores, columns=["account_id", "risk", "score", "action", "model_uri", "model_version", "as_of"]
-    )
-    frame = table.to_pandas()
-    accounts = list(account or [])
-    if top_flagged:
-        flagged = frame[frame["action"] != "none"].sort_values(
-            ["risk", "score", "account_id"], ascending=[True, False, True], kind="stable"
-        )
-        for _, g in flagged.groupby("risk"):
-            accounts += [a for a in g["account_id"].head(top_flagged) if a not in accounts]
-    if not accounts:
-        raise ReviewguardError("name accounts with --account, or use --top-flagged N (no account is flagged)")
-    ds = open_dataset(connect(), data)
+    ).to_pandas()
+    accounts = select_cases(frame, list(account or []), top_flagged)
+    ds = _open(data, memory_limit=memory_limit)
     loaded: dict[str, Any] = {}
     for acc in accounts:
         rows = frame[frame["account_id"] == acc]
-        if rows.empty:
-            raise ReviewguardError(f"account {acc} is not in {scores}")
         uri = str(rows["model_uri"].iloc[0])
         if uri not in loaded:
-            bundle, meta = download_bundle(uri)
-            loaded[uri] = Predictor(bundle, model_uri=uri, model_version=meta["model_version"])
+            loaded[uri] = load_predictor(uri)
         predictor = loaded[uri]
         as_of = rows["as_of"].iloc[0].tz_convert("UTC").tz_localize(None).to_pydatetime()
         case = build_case(ds, predictor, acc, as_of, model_uri=uri, model_version=predictor.model_version)
-        for r in rows.itertuples():
-            d = case["decisions"].get(r.risk)
-            if d is not None and (d["score"] != r.score or d["action"] != r.action):
-                raise ReviewguardError(
-                    f"account {acc}, {r.risk}: the scores file says {r.score!r} ({r.action}) but recomputing "
-                    f"gives {d['score']!r} ({d['action']}); the data or model changed since scoring"
-                )
-        folder = out_dir / acc
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "case.json").write_text(json.dumps(case, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-        (folder / "case.html").write_text(render_case_html(case), encoding="utf-8")
+        check_against_scores(case, rows)
+        folder = write_case(case, out_dir)
         acts = ", ".join(f"{k}: {v['action']} ({v['score']:.3f})" for k, v in case["decisions"].items())
         out.print(f"{acc}: {acts} -> {folder}/case.html", highlight=False)
 
@@ -503,20 +460,16 @@ def case_build(
 def case_verify(
     case_file: Annotated[Path, typer.Argument(help="A case.json written by `case build`.")],
     data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the one the case records).")] = None,
+    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
     """Reload the model from the registry, recompute the features at the recorded as-of, compare exactly."""
-    from reviewguard.engine import connect
-    from reviewguard.reader import open_dataset
+    from reviewguard.model.store import load_predictor
     from reviewguard.serving.case import verify_case
-    from reviewguard.serving.predictor import Predictor
-    from reviewguard.training.tracking import download_bundle
 
     case = json.loads(case_file.read_text(encoding="utf-8"))
-    bundle, meta = download_bundle(case["model"]["uri"])
-    ds = open_dataset(connect(), data or Path(case["data"]["root"]))
-    result = verify_case(
-        case, ds, Predictor(bundle, model_uri=case["model"]["uri"], model_version=meta["model_version"])
-    )
+    predictor = load_predictor(case["model"]["uri"])
+    ds = _open(data or Path(case["data"]["root"]), memory_limit=memory_limit)
+    result = verify_case(case, ds, predictor)
     for risk, r in result["risks"].items():
         out.print(
             f"{risk}: recorded {r['recorded_score']!r} ({r['recorded_action']}), recomputed "
@@ -529,27 +482,6 @@ def case_verify(
         out.print("NOT REPRODUCED")
         raise typer.Exit(1)
     out.print("REPRODUCED: every score and action matches exactly")
-
-
-def _score_on_spark(predictor: Any, data: Path, out_file: Path, as_of: str | None, explain: str, top_k: int) -> None:
-    """Spark writes a folder of parts; it appears under its name only when complete."""
-    import shutil
-
-    from reviewguard.engine import connect
-    from reviewguard.features import default_as_of
-    from reviewguard.reader import open_dataset
-    from reviewguard.serving.spark import score_spark
-
-    ds = open_dataset(connect("pyspark"), data)
-    moment = _parse_time(as_of, "--as-of") or default_as_of(ds)
-    tmp = out_file.with_name(f".{out_file.name}.spark-tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with console.status("scoring on Spark"):
-        score_spark(ds, predictor, as_of=moment, explain=explain, top_k=top_k).write.parquet(str(tmp))
-    if out_file.exists():
-        shutil.rmtree(out_file) if out_file.is_dir() else out_file.unlink()
-    tmp.rename(out_file)
-    out.print(f"scored on Spark as of {moment.isoformat()} -> {out_file}/ (Parquet parts)", highlight=False)
 
 
 @app.command("config")

@@ -15,6 +15,8 @@ permutation rather than line numbers.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -22,6 +24,18 @@ import pyarrow as pa
 from reviewguard.errors import ContractError
 
 YELP_COLUMNS = ["user_id", "product_id", "rating", "label", "date"]
+
+
+def read_yelp_metadata(path: str | Path) -> pd.DataFrame:
+    """Read and check a YelpChi/YelpNYC metadata file (``.gz`` or plain text)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ContractError(f"{path} does not exist")
+    try:
+        raw = pd.read_csv(path, sep=r"\s+", header=None, names=YELP_COLUMNS, dtype=str)
+    except (ValueError, OSError, UnicodeDecodeError, EOFError) as exc:
+        raise ContractError(f"{path}: cannot read as Yelp metadata: {exc}") from exc
+    return parse_yelp_metadata(raw, str(path))
 
 
 def parse_yelp_metadata(frame: pd.DataFrame, source: str = "yelp") -> pd.DataFrame:

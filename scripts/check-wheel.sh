@@ -14,7 +14,7 @@ import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
 assert tops == {"reviewguard"}, f"wheel installs top-level names other than reviewguard: {sorted(tops)}"
-for sub in ("features", "training", "serving", "simulator"):
+for sub in ("model", "features", "training", "serving", "simulator"):
     assert f"reviewguard/{sub}/__init__.py" in names, f"reviewguard.{sub} is missing from the wheel"
 for f in ("reviewguard/defaults/train.toml", "reviewguard/serving/templates/case.html", "reviewguard/py.typed"):
     assert f in names, f"{f} is missing from the wheel"
@@ -27,5 +27,5 @@ cd "$tmp"
 "$tmp/venv/bin/reviewguard" --help >/dev/null
 "$tmp/venv/bin/reviewguard" simulate --out "$tmp/sim" --accounts 2000 --days 30 --seed 3
 "$tmp/venv/bin/reviewguard" validate "$tmp/sim" >/dev/null
-"$tmp/venv/bin/python" -c "import reviewguard.features.compute, reviewguard.training.pipeline, reviewguard.serving.case"
+"$tmp/venv/bin/python" -c "import reviewguard.features, reviewguard.model.store, reviewguard.training.pipeline, reviewguard.serving.case"
 echo "wheel OK: installed outside the repo, CLI ran simulate and validate"

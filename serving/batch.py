@@ -25,48 +25,17 @@ from typing import Any
 import ibis
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reviewguard.engine import materialize
 from reviewguard.errors import ReviewguardError
 from reviewguard.features import build_features, cutoffs_at
+from reviewguard.files import write_text_atomic
+from reviewguard.model.predictor import SCORE_SCHEMA, Explain, Predictor, to_arrow
 from reviewguard.reader import Dataset
-from reviewguard.serving.predictor import SCORE_COLUMNS, Explain, Predictor
 
 PSI_WARN = 0.25
 MANIFEST = "manifest.json"
-
-REASON_TYPE = pa.struct(
-    [
-        ("feature", pa.string()),
-        ("value", pa.float64()),
-        ("contribution", pa.float64()),
-        ("percentile", pa.float64()),
-        ("text_en", pa.string()),
-        ("text_zh", pa.string()),
-    ]
-)
-SCORE_SCHEMA = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("risk", pa.string()),
-        ("score", pa.float64()),
-        ("raw_score", pa.float64()),
-        ("action", pa.string()),
-        ("requires_human", pa.bool_()),
-        ("base_value", pa.float64()),
-        ("contributions", pa.string()),
-        ("reasons", pa.list_(REASON_TYPE)),
-        ("model_uri", pa.string()),
-        ("model_version", pa.string()),
-        ("feature_set_version", pa.string()),
-        ("policy_version", pa.string()),
-        ("as_of", pa.timestamp("us", tz="UTC")),
-        ("scored_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-assert SCORE_SCHEMA.names == SCORE_COLUMNS
 
 
 @dataclass
@@ -141,18 +110,6 @@ def run_key(predictor: Predictor, ds: Dataset, as_of: datetime, explain: str, to
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
-
-
-def to_arrow(scores: pd.DataFrame) -> pa.Table:
-    frame = scores.copy()
-    frame["base_value"] = frame["base_value"].astype("float64")
-    for col in ("as_of", "scored_at"):
-        frame[col] = (
-            pd.to_datetime(frame[col]).dt.tz_localize("UTC")
-            if pd.to_datetime(frame[col]).dt.tz is None
-            else pd.to_datetime(frame[col])
-        )
-    return pa.Table.from_pandas(frame, schema=SCORE_SCHEMA, preserve_index=False)
 
 
 def score_dataset(
@@ -240,9 +197,15 @@ def score_dataset(
     tmp_out.replace(out)
     shutil.rmtree(parts)
     summary["drift"] = drift.report()
+    summary["drift_file"] = str(write_text_atomic(drift_path(out), json.dumps(summary["drift"], indent=2)))
     summary["as_of"] = as_of.isoformat()
     summary["scored_at"] = manifest["scored_at"]
     return summary
+
+
+def drift_path(out: Path) -> Path:
+    """Where a scoring run's drift report goes: beside the scores, ``<stem>.drift.json``."""
+    return out.with_name(out.stem + ".drift.json")
 
 
 def _sha(path: Path) -> str:

@@ -7,19 +7,20 @@ Output rows have the same columns as the local path (``SCORE_COLUMNS``).
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from reviewguard.bundle import bundle_files, bundle_from_files
 from reviewguard.features import build_features, cutoffs_at
+from reviewguard.model.bundle import bundle_files, bundle_from_files
+from reviewguard.model.predictor import SCORE_SCHEMA, Predictor, to_arrow
 from reviewguard.reader import Dataset
-from reviewguard.serving.batch import SCORE_SCHEMA, to_arrow
-from reviewguard.serving.predictor import Predictor
 
 _CACHE: dict[str, Predictor] = {}
 
@@ -58,3 +59,17 @@ def score_spark(
             yield from to_arrow(scores).to_batches()
 
     return features.mapInArrow(score_batches, from_arrow_schema(SCORE_SCHEMA))
+
+
+def write_scores_spark(
+    ds: Dataset, predictor: Predictor, out: str | Path, *, as_of: datetime, explain: str = "flagged", top_k: int = 5
+) -> Path:
+    """Score on Spark into a folder of Parquet parts that appears under its name only when complete."""
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.spark-tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    score_spark(ds, predictor, as_of=as_of, explain=explain, top_k=top_k).write.parquet(str(tmp))
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    tmp.rename(out)
+    return out

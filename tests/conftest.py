@@ -56,7 +56,7 @@ def trained(train_dataset, populations):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def bundle_dir(trained, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
-    from reviewguard.bundle import save_bundle
+    from reviewguard.model.bundle import save_bundle
 
     return save_bundle(trained.bundle, tmp_path_factory.mktemp("bundle") / "bundle")
 

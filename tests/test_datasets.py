@@ -16,7 +16,7 @@ from reviewguard.errors import ContractError
 from reviewguard.features import features_for
 from reviewguard.reader import open_dataset
 from reviewguard.training.config import load_config
-from reviewguard.training.pipeline import features_at_labels, label_table
+from reviewguard.training.labels import features_at_labels, label_table
 
 LINES = """201 0 5.0 1 2011-06-08
 202 0 1.0 -1 2011-08-30

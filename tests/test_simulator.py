@@ -51,7 +51,17 @@ def sim(small_platform: Path) -> dict[str, pd.DataFrame]:
 def test_simulated_data_passes_the_contract(small_platform: Path) -> None:
     ds = open_dataset(connect(), small_platform)
     assert ds.report.ok
-    assert set(ds.tables) == {"accounts", "orders", "reviews", "messages", "transfers", "reports", "likes", "labels"}
+    assert set(ds.tables) == {
+        "accounts",
+        "orders",
+        "reviews",
+        "messages",
+        "transfers",
+        "reports",
+        "likes",
+        "enforcement",
+        "labels",
+    }
 
 
 def test_population_shares_and_rare_labelled_abuse(sim: dict[str, pd.DataFrame]) -> None:

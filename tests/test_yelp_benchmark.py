@@ -15,7 +15,7 @@ from reviewguard.features import features_for
 from reviewguard.reader import open_dataset
 from reviewguard.training.config import load_config
 from reviewguard.training.crossval import cross_validate
-from reviewguard.training.pipeline import features_at_labels, label_table
+from reviewguard.training.labels import features_at_labels, label_table
 
 YELPCHI = Path(__file__).resolve().parents[2] / "shared" / "data" / "yelp" / "YelpChi_metadata.gz"
 # Stratified 5-fold CV, seed 7, measured with benchmarks/yelp.py (docs/benchmarks.md).

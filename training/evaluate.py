@@ -1,21 +1,19 @@
-"""Metrics, baselines and plots for one risk on the later (test) period. No I/O."""
+"""Metrics and baselines for one risk on the later (test) period. No I/O."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from reviewguard.training.config import RuleBaseline
 
 
 def recall_at_precision(y: np.ndarray, s: np.ndarray, target: float) -> float:
@@ -81,9 +79,9 @@ def fit_logistic_baseline(x_train: np.ndarray, y_train: np.ndarray, seed: int) -
     return model
 
 
-def rule_scores(frame: pd.DataFrame, rule: dict[str, Any]) -> np.ndarray:
-    values = frame[rule["feature"]].to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.where(np.nan_to_num(values, nan=-np.inf) >= float(rule["min"]), 1.0, 0.0)
+def rule_scores(frame: pd.DataFrame, rule: RuleBaseline) -> np.ndarray:
+    values = frame[rule.feature].to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.where(np.nan_to_num(values, nan=-np.inf) >= rule.min, 1.0, 0.0)
 
 
 def compare_at_matched_fpr(y: np.ndarray, ours: np.ndarray, baseline: np.ndarray) -> dict[str, Any]:
@@ -127,67 +125,60 @@ def hard_negative_fpr(scores: pd.DataFrame, thresholds: dict[str, float | None])
     return out
 
 
-# ------------------------------------------------------------------ plots
-# Plain Figure objects, outside pyplot's registry: a library must not leak figures.
+@dataclass
+class Evaluation:
+    """One risk on its test period: our metrics, the baselines beside them, the hard negatives."""
+
+    metrics: dict[str, float]
+    baselines: dict[str, Any]
+    hard_negatives: dict[str, dict[str, float]]
+    logistic_scores: np.ndarray
+
+    @property
+    def beats_baselines(self) -> bool:
+        """Strictly better on some baseline and never worse: a tie or an n/a is not a win."""
+        outcomes = [b["outcome"] for b in self.baselines.values()]
+        return "yes" in outcomes and all(o in ("yes", "n/a") for o in outcomes)
 
 
-def pr_curve_figure(y: np.ndarray, curves: dict[str, np.ndarray], title: str) -> Figure:
-    fig = Figure(figsize=(5, 4))
-    ax = fig.subplots()
-    for name, s in curves.items():
-        p, r, _ = precision_recall_curve(y, s)
-        ax.plot(r, p, label=f"{name} (AP {average_precision_score(y, s):.3f})")
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title(title)
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def reliability_figure(y: np.ndarray, p: np.ndarray, title: str, bins: int = 10) -> Figure:
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    xs, ys, ns = [], [], []
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            xs.append(p[m].mean())
-            ys.append(y[m].mean())
-            ns.append(int(m.sum()))
-    fig = Figure(figsize=(5, 4))
-    ax = fig.subplots()
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
-    ax.plot(xs, ys, "o-", label=f"model (ECE {expected_calibration_error(y, p):.3f})")
-    for x, yy, n in zip(xs, ys, ns, strict=True):
-        ax.annotate(str(n), (x, yy), fontsize=7)
-    ax.set_xlabel("predicted probability")
-    ax.set_ylabel("observed frequency")
-    ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def importance_figure(names: list[str], gains: np.ndarray, title: str) -> Figure:
-    order = np.argsort(gains)[-20:]
-    fig = Figure(figsize=(6, 5))
-    ax = fig.subplots()
-    ax.barh([names[i] for i in order], gains[order])
-    ax.set_xlabel("total gain")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def shap_summary_figure(contrib: np.ndarray, x: np.ndarray, names: list[str], title: str) -> Figure:
-    import shap
-
-    plt.figure(figsize=(7, 6))
-    shap.summary_plot(contrib, x, feature_names=names, show=False, max_display=15)
-    fig = plt.gcf()
-    fig.suptitle(title)
-    fig.tight_layout()
-    # Detach from pyplot, which would otherwise keep every training run's plot alive.
-    plt.close(fig)
-    return fig
+def evaluate_risk(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    *,
+    names: list[str],
+    score: np.ndarray,
+    raw: np.ndarray,
+    rules: tuple[RuleBaseline, ...],
+    thresholds: dict[str, float | None],
+    queue_k: int,
+    seed: int,
+) -> Evaluation:
+    """Our scores on ``test`` against logistic regression (trained on ``train``) and the platform's rules."""
+    y = test["label"].to_numpy()
+    m = metrics(y, score, queue_k=queue_k, rank=raw)
+    xt = train[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    lr = fit_logistic_baseline(xt, train["label"].to_numpy(), seed)
+    x_test = test[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    lr_s = lr.predict_proba(np.where(np.isfinite(x_test), x_test, np.nan))[:, 1]
+    lr_m = metrics(y, lr_s, queue_k=queue_k)
+    fpr_points = {f: {"ours": tpr_at_fpr(y, raw, f), "baseline": tpr_at_fpr(y, lr_s, f)} for f in (0.01, 0.05)}
+    baselines: dict[str, Any] = {
+        "logistic regression": {
+            "roc_auc": lr_m["roc_auc"],
+            "average_precision": lr_m["average_precision"],
+            "recall_at_fpr": fpr_points,
+            # Judged on average precision, provided no listed operating point is worse.
+            "outcome": "NO"
+            if any(v["ours"] < v["baseline"] for v in fpr_points.values())
+            else comparison_outcome(m["average_precision"], lr_m["average_precision"]),
+        }
+    }
+    for rule in rules:
+        if rule.feature not in test.columns:
+            continue
+        baselines[rule.name] = {
+            "rule": f"{rule.feature} >= {rule.min:g}",
+            **compare_at_matched_fpr(y, raw, rule_scores(test, rule)),
+        }
+    hn = hard_negative_fpr(test.assign(score=score), thresholds)
+    return Evaluation(m, baselines, hn, lr_s)

@@ -14,8 +14,8 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from reviewguard.bundle import Calibrator, Reference, RiskModel
 from reviewguard.features import Feature, monotone_constraints
+from reviewguard.model.bundle import Calibrator, Reference, RiskModel
 
 
 def lightgbm_params(lgb_cfg: dict[str, Any], *, features: list[Feature], y: np.ndarray, seed: int) -> dict[str, Any]:

@@ -1,15 +1,27 @@
-"""Challenger against champion on the same later-period labels; no I/O."""
+"""Challenger against champion on the same later-period labels, and the champion alias that follows.
+
+``compare`` is pure (no I/O); ``promote`` reads both versions from the registry, compares them on
+labels neither model has seen, and moves the champion alias only when no risk got worse.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from reviewguard.bundle import Bundle
-from reviewguard.serving.predictor import Predictor
+from reviewguard.errors import ReviewguardError
+from reviewguard.model.bundle import Bundle
+from reviewguard.model.predictor import Predictor
+from reviewguard.model.store import CHALLENGER, CHAMPION, download_bundle, resolve_alias
+from reviewguard.reader import Dataset
+from reviewguard.training.labels import features_at_labels, label_table
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 
 def later_labels(labels: pd.DataFrame, *bundles: Bundle) -> pd.DataFrame:
@@ -66,3 +78,41 @@ def compare(challenger: Bundle, champion: Bundle, features: pd.DataFrame, *, tol
         if worse:
             result["promote"] = False
     return result
+
+
+@dataclass
+class Promotion:
+    """What ``promote`` decided: the versions involved, whether the champion moved, and why."""
+
+    name: str
+    challenger: str
+    champion_before: str | None
+    promoted: bool
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def champion_after(self) -> str | None:
+        return self.challenger if self.promoted else self.champion_before
+
+
+def promote(client: MlflowClient, name: str, ds: Dataset, *, tolerance: float) -> Promotion:
+    """Move ``name``'s champion alias to its challenger unless a risk got worse beyond ``tolerance``."""
+    challenger_v, champion_v = resolve_alias(client, name, CHALLENGER), resolve_alias(client, name, CHAMPION)
+    if challenger_v is None:
+        raise ReviewguardError(f"{name} has no {CHALLENGER} version; train with --register-as {name} first")
+    if challenger_v == champion_v:
+        return Promotion(
+            name, challenger_v, champion_v, False, [f"version {challenger_v} is already both challenger and champion"]
+        )
+    challenger, _ = download_bundle(f"models:/{name}/{challenger_v}")
+    if champion_v is None:
+        client.set_registered_model_alias(name, CHAMPION, challenger_v)
+        return Promotion(name, challenger_v, None, True, ["no champion yet"])
+    champion, _ = download_bundle(f"models:/{name}/{champion_v}")
+    labels = later_labels(label_table(ds), challenger, champion)
+    if labels.empty:
+        raise ReviewguardError(f"{ds.root}: no labels decided after both models' test periods; nothing to compare on")
+    result = compare(challenger, champion, features_at_labels(ds, labels), tolerance=tolerance)
+    if result["promote"]:
+        client.set_registered_model_alias(name, CHAMPION, challenger_v)
+    return Promotion(name, challenger_v, champion_v, bool(result["promote"]), list(result["reasons"]))

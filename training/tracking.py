@@ -1,14 +1,13 @@
-"""MLflow at the edge: log a training run, register the model, move aliases, load it back.
+"""MLflow at the edge, write side: log a training run, register the model.
 
-The default store is a local SQLite file; ``MLFLOW_TRACKING_URI`` is honoured.
 A tracking server that cannot be reached fails the run before any model is
-registered, and a registration that fails half-way is rolled back.
+registered (``reviewguard.model.store.connect_tracking``), and a registration
+that fails half-way is rolled back. Reading models back is ``reviewguard.model.store``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -21,42 +20,15 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 import reviewguard
-from reviewguard.bundle import Bundle, load_bundle, save_bundle
-from reviewguard.errors import ModelLoadError, ReviewguardError
-from reviewguard.serving.predictor import Predictor, portable_frame
-from reviewguard.training.pipeline import TrainResult, report_markdown
+from reviewguard.model.bundle import Bundle, save_bundle
+from reviewguard.model.predictor import Predictor, portable_frame
+from reviewguard.model.store import CHALLENGER, CHAMPION, TrackingError
+from reviewguard.training.report import TrainResult, report_markdown
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 # Parameters a served model accepts per request, with their defaults.
 INFERENCE_PARAMS = {"explain": "flagged", "top_k": 5}
-CHALLENGER = "challenger"
-CHAMPION = "champion"
-
-
-class TrackingError(ReviewguardError):
-    """The MLflow tracking server or registry cannot be used."""
-
-
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-
-
-def connect_tracking(uri: str | None = None) -> MlflowClient:
-    """Point MLflow at ``uri`` and prove it answers, quickly, before any work is done."""
-    uri = uri or tracking_uri()
-    if uri.startswith("http"):
-        # Fail fast: MLflow's defaults retry for minutes against a dead server.
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri, uri)
-    try:
-        client.search_experiments(max_results=1)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise TrackingError(f"MLflow tracking store {uri} cannot be reached: {first}") from exc
-    return client
+# The served model's code, logged as code (no pickle): MLflow runs it when it loads the model.
+PYFUNC_CODE = Path(reviewguard.__file__).resolve().parent / "model" / "pyfunc_model.py"
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -100,7 +72,7 @@ def log_training(
         mlflow.log_params(params)
         mlflow.log_metrics(result.flat_metrics())
         mlflow.log_text(report_markdown(result), "report.md")
-        mlflow.log_dict(bundle.policy, "policy.json")
+        mlflow.log_dict(bundle.policy.to_dict(), "policy.json")
         mlflow.log_dict(
             {
                 r: {
@@ -129,7 +101,7 @@ def log_training(
             bundle_dir = save_bundle(bundle, Path(tmp) / "bundle")
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=str(Path(__file__).resolve().parent.parent / "serving" / "pyfunc_model.py"),
+                python_model=str(PYFUNC_CODE),
                 artifacts={"bundle": str(bundle_dir)},
                 input_example=example,
                 signature=infer_signature(
@@ -191,63 +163,3 @@ def register(
         finally:
             raise TrackingError(f"registering {name} v{mv.version} failed and was rolled back: {exc}") from exc
     return str(mv.version)
-
-
-def resolve_alias(client: MlflowClient, name: str, alias: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(name, alias).version)
-    except Exception:
-        return None
-
-
-def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bundle, dict[str, str]]:
-    """Load a model from the registry (``models:/NAME/VERSION``, ``models:/NAME@alias``),
-    a run (``runs:/...``), or an explicit local folder (a bundle or an MLflow model)."""
-    local = Path(model_uri)
-    meta = {"model_uri": model_uri, "model_version": ""}
-    if local.exists():
-        folder = local
-    elif model_uri.startswith(("models:/", "runs:/", "models:")):
-        client = connect_tracking()
-        if model_uri.startswith("models:/"):
-            meta["model_version"] = _resolve_version(client, model_uri)
-        dest = Path(dest or tempfile.mkdtemp(prefix="reviewguard-model-"))
-        try:
-            folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
-        except Exception as exc:
-            raise ModelLoadError(
-                f"cannot load model {model_uri} from {tracking_uri()}: {str(exc).splitlines()[0][:300]}"
-            ) from exc
-    else:
-        raise ModelLoadError(
-            f"{model_uri} is neither a registry URI (models:/NAME/VERSION, models:/NAME@alias) nor an existing folder"
-        )
-    for candidate in (folder, folder / "artifacts" / "bundle"):
-        if (candidate / "bundle.json").is_file():
-            return load_bundle(candidate), meta
-    raise ModelLoadError(f"{model_uri} holds no reviewguard bundle (bundle.json)")
-
-
-def _resolve_version(client: MlflowClient, uri: str) -> str:
-    ref = uri.removeprefix("models:/")
-    try:
-        if "@" in ref:
-            name, alias = ref.split("@", 1)
-            return str(client.get_model_version_by_alias(name, alias).version)
-        name, version = ref.rsplit("/", 1)
-        if version.isdigit():
-            client.get_model_version(name, version)
-            return version
-        raise ModelLoadError(f"{uri}: use models:/NAME/VERSION or models:/NAME@alias")
-    except ModelLoadError:
-        raise
-    except Exception as exc:
-        raise ModelLoadError(
-            f"model {uri} not found in the registry at {tracking_uri()}: {str(exc).splitlines()[0][:200]}"
-        ) from exc
-
-
-def read_population(data: str | Path) -> pd.DataFrame | None:
-    """The simulator's ground truth, when the dataset has one (for hard-negative reporting)."""
-    p = Path(data) / "_truth" / "populations.parquet"
-    return pd.read_parquet(p, columns=["account_id", "population"]) if p.is_file() else None

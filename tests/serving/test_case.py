@@ -10,12 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reviewguard.bundle import load_bundle
 from reviewguard.engine import connect
 from reviewguard.features import default_as_of
+from reviewguard.model.bundle import load_bundle
+from reviewguard.model.predictor import Predictor
 from reviewguard.reader import open_dataset
-from reviewguard.serving.case import build_case, render_case_html, verify_case
-from reviewguard.serving.predictor import Predictor
+from reviewguard.serving.case import build_case, verify_case
+from reviewguard.serving.case_page import render_case_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ATTACK = "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">差评"

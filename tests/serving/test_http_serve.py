@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from tests_support import free_port
 
-from reviewguard.serving.predictor import Predictor
+from reviewguard.model.predictor import Predictor
+from reviewguard.model.store import connect_tracking
 from reviewguard.training.config import load_config
-from reviewguard.training.tracking import connect_tracking, log_training
+from reviewguard.training.tracking import log_training
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
 

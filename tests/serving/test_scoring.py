@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from reviewguard.bundle import load_bundle
 from reviewguard.cli import app
 from reviewguard.features import BY_NAME, default_as_of
+from reviewguard.model.bundle import load_bundle
+from reviewguard.model.predictor import SCORE_COLUMNS, Predictor
 from reviewguard.serving.batch import score_dataset
-from reviewguard.serving.predictor import SCORE_COLUMNS, Predictor
 
 REVIEWGUARD = str(Path(sys.executable).with_name("reviewguard"))
 
@@ -103,19 +103,9 @@ def test_explain_modes(train_dataset, predictor: Predictor) -> None:  # type: ig
     np.testing.assert_array_equal(head.score.to_numpy(), every.score.to_numpy())
 
 
-def test_two_families_rule_caps_single_family_evidence() -> None:
-    from reviewguard.serving.predictor import Action, choose_action
-
-    actions = [Action("monitor", 0.1, False), Action("void", 0.5, False), Action("suspend", 0.9, True)]
-    assert choose_action(0.95, {"volume", "timing"}, actions, 2).name == "suspend"  # type: ignore[union-attr]
-    # Speed alone is not proof: one family caps the action at the data-level remedy.
-    assert choose_action(0.95, {"volume"}, actions, 2).name == "void"  # type: ignore[union-attr]
-    assert choose_action(0.05, {"volume", "timing"}, actions, 2) is None
-
-
 def test_actions_follow_the_policy_thresholds(scores: pd.DataFrame, predictor: Predictor) -> None:
     for risk in predictor.risks:
-        acts = [a for a in predictor.bundle.policy["risks"][risk]["actions"] if a["threshold"] is not None]
+        acts = [a.to_dict() for a in predictor.policy[risk].enabled]
         rows = scores[scores.risk == risk]
         # Exactly the rows at or above the lightest threshold get an action.
         assert ((rows.action != "none") == (rows.score >= acts[0]["threshold"])).all(), risk

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reviewguard.bundle import load_bundle
 from reviewguard.engine import connect
 from reviewguard.features import default_as_of
+from reviewguard.model.bundle import load_bundle
+from reviewguard.model.predictor import SCORE_COLUMNS, Predictor
 from reviewguard.reader import open_dataset
-from reviewguard.serving.predictor import SCORE_COLUMNS, Predictor
 from reviewguard.serving.spark import score_spark
 
 pytestmark = pytest.mark.spark

@@ -17,16 +17,10 @@ from tests_support import free_port
 from typer.testing import CliRunner
 
 from reviewguard.cli import app
-from reviewguard.serving.predictor import Predictor
+from reviewguard.model.predictor import Predictor
+from reviewguard.model.store import CHALLENGER, CHAMPION, TrackingError, connect_tracking, download_bundle
 from reviewguard.training.config import load_config
-from reviewguard.training.tracking import (
-    CHALLENGER,
-    CHAMPION,
-    TrackingError,
-    connect_tracking,
-    download_bundle,
-    log_training,
-)
+from reviewguard.training.tracking import log_training
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
 

@@ -13,7 +13,8 @@ from reviewguard.engine import connect
 from reviewguard.errors import ContractError, TrainingDataError
 from reviewguard.reader import open_dataset
 from reviewguard.training.config import load_config
-from reviewguard.training.pipeline import report_markdown, train_models
+from reviewguard.training.pipeline import train_models
+from reviewguard.training.report import report_markdown
 
 
 def test_retraining_reproduces_model_text_and_metrics(trained, train_dataset, populations) -> None:  # type: ignore[no-untyped-def]
@@ -81,7 +82,7 @@ def test_scores_are_calibrated_probabilities(trained) -> None:  # type: ignore[n
 
 
 def test_policy_is_graduated_and_heavy_actions_need_a_human(trained) -> None:  # type: ignore[no-untyped-def]
-    policy = trained.bundle.policy
+    policy = trained.bundle.policy.to_dict()
     assert policy["version"].startswith("policy-") and policy["min_families_for_human"] == 2
     for risk, p in policy["risks"].items():
         actions = p["actions"]

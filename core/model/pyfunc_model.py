@@ -18,13 +18,13 @@ from mlflow.pyfunc import PythonModel
 
 class ReviewguardPyfunc(PythonModel):
     def load_context(self, context: Any) -> None:
-        from reviewguard.bundle import load_bundle
-        from reviewguard.serving.predictor import Predictor
+        from reviewguard.model.bundle import load_bundle
+        from reviewguard.model.predictor import Predictor
 
         self.predictor = Predictor(load_bundle(context.artifacts["bundle"]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from reviewguard.serving.predictor import portable_frame
+        from reviewguard.model.predictor import portable_frame
 
         params = params or {}
         frame = model_input.copy()

@@ -1,12 +1,11 @@
-"""The graduated policy: a threshold per action, chosen on validation to reach its target precision."""
+"""Fitting the graduated policy: a threshold per action, chosen on validation to reach its target precision."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Any
-
 import numpy as np
+
+from reviewguard.model.policy import ActionRule, Policy, RiskPolicy
+from reviewguard.training.config import ActionSpec
 
 
 def threshold_for_precision(
@@ -34,19 +33,19 @@ def threshold_for_precision(
     return float(s[i]), float(prec[i]), int(tp[i])
 
 
-def fit_policy(
+def fit_risk_policy(
     risk: str,
     y: np.ndarray,
     score: np.ndarray,
-    actions: list[dict[str, Any]],
+    actions: tuple[ActionSpec, ...],
     *,
     min_support: int,
     weight: np.ndarray | None = None,
-) -> dict[str, Any]:
+) -> RiskPolicy:
     resolved = []
     floor = -np.inf
     for a in actions:
-        t, p, tp = threshold_for_precision(y, score, float(a["target_precision"]), min_support, weight)
+        t, p, tp = threshold_for_precision(y, score, a.target_precision, min_support, weight)
         note = ""
         if t is None:
             note = "target precision not reached on validation: action disabled"
@@ -57,25 +56,19 @@ def fit_policy(
         if t is not None:
             floor = t
         resolved.append(
-            {
-                "name": a["name"],
-                "description": a.get("description", ""),
-                "requires_human": bool(a["requires_human"]),
-                "target_precision": float(a["target_precision"]),
-                "threshold": t,
-                "validation_precision": p,
-                "validation_true_positives": tp,
-                "note": note,
-            }
+            ActionRule(
+                name=a.name,
+                description=a.description,
+                requires_human=a.requires_human,
+                target_precision=a.target_precision,
+                threshold=t,
+                validation_precision=p,
+                validation_true_positives=tp,
+                note=note,
+            )
         )
-    return {"risk": risk, "actions": resolved}
+    return RiskPolicy(risk, tuple(resolved))
 
 
-def assemble_policy(per_risk: dict[str, dict[str, Any]], *, min_families_for_human: int, top_k: int) -> dict[str, Any]:
-    body = {
-        "min_families_for_human": min_families_for_human,
-        "top_k_reasons": top_k,
-        "risks": per_risk,
-    }
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
-    return {"version": f"policy-{digest}", **body}
+def assemble_policy(per_risk: dict[str, RiskPolicy], *, min_families_for_human: int, top_k: int) -> Policy:
+    return Policy(per_risk, min_families_for_human=min_families_for_human, top_k_reasons=top_k)

@@ -1,0 +1,198 @@
+"""Absence of data is never evidence: how a model scores and explains a row with missing features.
+
+A feature with no value (an account that never liked has no like rhythm; one
+without negative reviews has no delay before one) is scored as its
+**least-risky value**:
+
+- along its registered direction: +1 features take -inf and -1 features take
+  +inf, so they fall on the low-risk side of every split. The trees are
+  monotone in those features (LightGBM monotone constraints from the registry),
+  so this is the lowest score any value of the feature could give;
+- without a direction (0): the value, among one per interval between the
+  model's split thresholds on that feature, that gives the row its lowest
+  score (exact: a tree ensemble is constant between its thresholds).
+
+So a missing value can never raise a score. In the explanation a missing
+feature is **not a player**: the SHAP values are those of the model with the
+missing features fixed at those values (every split on them resolved, the
+covers below rescaled to the resolved node's), computed by the same
+path-dependent Tree SHAP algorithm LightGBM's ``pred_contrib`` runs. A missing
+feature's contribution is therefore exactly 0, never cited as a reason, never
+counted as evidence, and ``base_value + sum(contributions) == raw_score``
+still holds for every row; the base value is then the expected score of an
+account with the same features missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+
+@dataclass(frozen=True)
+class _Node:
+    feature: int
+    threshold: float
+    left: Any
+    right: Any
+    count: float
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    value: float
+    count: float
+
+
+def _node(d: dict[str, Any]) -> _Node | _Leaf:
+    if "leaf_index" in d or "leaf_value" in d:
+        return _Leaf(float(d["leaf_value"]), float(d.get("leaf_count", 0)))
+    if d.get("decision_type", "<=") != "<=" or d.get("missing_type") == "Zero":
+        raise ValueError("only numeric '<=' splits without zero-as-missing are supported")
+    return _Node(
+        int(d["split_feature"]),
+        float(d["threshold"]),
+        _node(d["left_child"]),
+        _node(d["right_child"]),
+        float(d["internal_count"]),
+    )
+
+
+class TreeModel:
+    """A LightGBM binary booster's trees, to score rows with missing features and explain them."""
+
+    def __init__(self, booster: lgb.Booster, directions: list[int]) -> None:
+        dump = booster.dump_model()
+        self.booster = booster
+        self.directions = np.asarray(directions, dtype=np.int8)
+        self.trees = [_node(t["tree_structure"]) for t in dump["tree_info"]]
+        self.n_features = int(dump["max_feature_idx"]) + 1
+        thresholds: dict[int, set[float]] = {}
+        for tree in self.trees:
+            _collect_thresholds(tree, thresholds)
+        # One value per interval between a feature's thresholds: every distinct way a row can go.
+        self.candidates = {
+            f: np.array([*sorted(ts), np.inf]) for f, ts in thresholds.items() if self.directions[f] == 0
+        }
+
+    # ---------------------------------------------------------------- scoring
+
+    def fill(self, x: np.ndarray) -> np.ndarray:
+        """``x`` with every missing value replaced by its least-risky value (see the module docstring)."""
+        x = np.array(x, dtype=np.float64, copy=True)
+        missing = np.isnan(x)
+        for f in np.flatnonzero(missing.any(axis=0)):
+            rows = missing[:, f]
+            if self.directions[f] > 0:
+                x[rows, f] = -np.inf
+            elif self.directions[f] < 0:
+                x[rows, f] = np.inf
+        # Undirected features last, one at a time, each at its lowest-scoring interval for the row.
+        for f in np.flatnonzero(missing.any(axis=0)):
+            if self.directions[f] != 0:
+                continue
+            rows = np.flatnonzero(missing[:, f])
+            values = self.candidates.get(int(f), np.array([0.0]))
+            trial = np.repeat(x[rows], len(values), axis=0)
+            trial[:, f] = np.tile(values, len(rows))
+            raw = np.asarray(self.booster.predict(trial, raw_score=True), dtype=np.float64).reshape(len(rows), -1)
+            x[rows, f] = values[np.argmin(raw, axis=1)]
+        return x
+
+    def raw_score(self, x_filled: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(x_filled, raw_score=True), dtype=np.float64)
+
+    # ------------------------------------------------------------ explaining
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Exact path-dependent SHAP values, missing features not players; last column the base value.
+
+        ``x`` holds the raw rows (NaN where a value is missing).
+        """
+        missing = np.isnan(x)
+        filled = self.fill(x)
+        out = np.zeros((len(x), self.n_features + 1), dtype=np.float64)
+        complete = ~missing.any(axis=1)
+        if complete.any():
+            out[complete] = np.asarray(self.booster.predict(filled[complete], pred_contrib=True), dtype=np.float64)
+        rest = np.flatnonzero(~complete)
+        if rest.size == 0:
+            return out
+        # Rows sharing which features are missing, and the values those take, share one resolved model.
+        keys = np.concatenate([missing[rest], np.where(missing[rest], filled[rest], 0.0)], axis=1)
+        _, group, _ = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        for g in np.unique(group):
+            rows = rest[group.ravel() == g]
+            fixed = {int(f): float(filled[rows[0], f]) for f in np.flatnonzero(missing[rows[0]])}
+            out[rows] = self._shap_with_fixed(filled[rows], fixed)
+        return out
+
+    def _shap_with_fixed(self, x: np.ndarray, fixed: dict[int, float]) -> np.ndarray:
+        import shap
+
+        trees = [_resolved_arrays(t, fixed) for t in self.trees]
+        model = {"trees": trees, "input_dtype": np.float64, "internal_dtype": np.float64, "base_offset": 0.0}
+        explainer = shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")
+        values = np.asarray(explainer.shap_values(x, check_additivity=False), dtype=np.float64)
+        base = np.full((len(x), 1), float(np.ravel(explainer.expected_value)[0]))
+        values[:, list(fixed)] = 0.0
+        return np.concatenate([values, base], axis=1)
+
+
+def _collect_thresholds(node: _Node | _Leaf, out: dict[int, set[float]]) -> None:
+    if isinstance(node, _Node):
+        out.setdefault(node.feature, set()).add(node.threshold)
+        _collect_thresholds(node.left, out)
+        _collect_thresholds(node.right, out)
+
+
+def _resolved_arrays(root: _Node | _Leaf, fixed: dict[int, float]) -> dict[str, np.ndarray]:
+    """One tree as shap's array form, with splits on ``fixed`` features resolved.
+
+    A resolved split is replaced by the branch its fixed value takes, and that
+    branch's covers are scaled to the split's own cover, so the expectations
+    above it see the same weight as before: the feature is known, not averaged over.
+    """
+    left: list[int] = []
+    right: list[int] = []
+    feature: list[int] = []
+    threshold: list[float] = []
+    value: list[float] = []
+    weight: list[float] = []
+
+    def add(node: _Node | _Leaf, scale: float) -> int:
+        while isinstance(node, _Node) and node.feature in fixed:
+            taken = node.left if fixed[node.feature] <= node.threshold else node.right
+            scale *= node.count / max(taken.count, 1e-12)
+            node = taken
+        i = len(left)
+        left.append(-1)
+        right.append(-1)
+        feature.append(-2)
+        threshold.append(0.0)
+        value.append(0.0)
+        weight.append(node.count * scale)
+        if isinstance(node, _Leaf):
+            value[i] = node.value
+            return i
+        feature[i] = node.feature
+        threshold[i] = node.threshold
+        left[i] = add(node.left, scale)
+        right[i] = add(node.right, scale)
+        return i
+
+    add(root, 1.0)
+    children_left = np.array(left, dtype=np.int32)
+    return {
+        "children_left": children_left,
+        "children_right": np.array(right, dtype=np.int32),
+        # Never used: rows reaching a resolved model hold no NaN.
+        "children_default": children_left.copy(),
+        "features": np.array(feature, dtype=np.int32),
+        "thresholds": np.array(threshold, dtype=np.float64),
+        "values": np.array(value, dtype=np.float64).reshape(-1, 1),
+        "node_sample_weight": np.array(weight, dtype=np.float64),
+    }

@@ -1,0 +1,268 @@
+"""The predictor: a score, the action the policy recommends, and the reasons, together.
+
+Library code, no I/O: it takes a feature table and returns one row per
+account and risk, in the one score schema (:data:`SCORE_SCHEMA`) that batch
+scoring writes, the served model returns and Spark produces. Explanations are
+exact SHAP values of the LightGBM trees (``pred_contrib``, the algorithm
+``shap.TreeExplainer`` runs for LightGBM), so ``base_value +
+sum(contributions) == raw_score`` for every explained row.
+
+The action depends only on the data, the model and the policy: the
+two-families rule reads the policy's own ``top_k_reasons`` contributions,
+whatever number of reasons a caller asks to be shown (``top_k``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from reviewguard.errors import ContractError, ModelLoadError
+from reviewguard.features import BY_NAME, CONTEXT_FAMILIES, FEATURE_SET_VERSION
+from reviewguard.model.bundle import Bundle, Reference, RiskModel
+from reviewguard.model.policy import NO_ACTION
+
+Explain = Literal["flagged", "all", "none"]
+
+REASON_TYPE = pa.struct(
+    [
+        ("feature", pa.string()),
+        ("value", pa.float64()),
+        ("contribution", pa.float64()),
+        ("percentile", pa.float64()),
+        ("text_en", pa.string()),
+        ("text_zh", pa.string()),
+    ]
+)
+# The one score schema: every score row, wherever it is written, has these columns in this order.
+SCORE_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("risk", pa.string()),
+        ("score", pa.float64()),
+        ("raw_score", pa.float64()),
+        ("action", pa.string()),
+        ("requires_human", pa.bool_()),
+        ("base_value", pa.float64()),
+        ("contributions", pa.string()),
+        ("reasons", pa.list_(REASON_TYPE)),
+        ("model_uri", pa.string()),
+        ("model_version", pa.string()),
+        ("feature_set_version", pa.string()),
+        ("policy_version", pa.string()),
+        ("as_of", pa.timestamp("us", tz="UTC")),
+        ("scored_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+SCORE_COLUMNS = SCORE_SCHEMA.names
+
+# Shared by every unexplained row; never mutated.
+_NO_REASONS: list[dict[str, Any]] = []
+
+_P99_CLAUSE = re.compile(r"\s*[（(][^()（）]*\{p99[^}]*\}[^()（）]*[)）]")
+
+
+def reason_text(feature: str, value: float | None, reference: Reference | None, lang: str) -> str:
+    """The registry's sentence for a feature value, in English ("en") or Chinese ("zh")."""
+    f = BY_NAME[feature]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        desc = f.description_en if lang == "en" else f.description_zh
+        return ("not recorded for this account: " if lang == "en" else "该账号无此数据：") + desc
+    template = f.template_en if lang == "en" else f.template_zh
+    p99 = reference.p99 if reference is not None else None
+    if p99 is None:
+        template = _P99_CLAUSE.sub("", template)
+    return template.format(value=value, p99=p99 if p99 is not None else 0.0)
+
+
+class Predictor:
+    """Scores feature rows with a bundle; optionally explains them."""
+
+    def __init__(self, bundle: Bundle, *, model_uri: str = "", model_version: str = "") -> None:
+        if bundle.feature_set_version != FEATURE_SET_VERSION:
+            raise ModelLoadError(
+                f"model was trained on feature set {bundle.feature_set_version}; "
+                f"this package computes {FEATURE_SET_VERSION}"
+            )
+        self.bundle = bundle
+        self.model_uri = model_uri
+        self.model_version = model_version
+        self.policy = bundle.policy
+
+    @property
+    def risks(self) -> list[str]:
+        return sorted(self.bundle.risks)
+
+    def raw_scores(self, risk: str, features: pd.DataFrame) -> np.ndarray:
+        m = self.bundle.risks[risk]
+        return np.asarray(m.booster.predict(self.matrix(m, features), raw_score=True), dtype=np.float64)
+
+    @staticmethod
+    def matrix(m: RiskModel, features: pd.DataFrame) -> np.ndarray:
+        missing = [f for f in m.features if f not in features.columns]
+        if missing:
+            raise ContractError(f"feature table lacks {missing} needed by the {m.risk} model")
+        return features[m.features].to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def explain_rows(self, m: RiskModel, x: np.ndarray) -> np.ndarray:
+        """Exact tree SHAP values; the last column is the expected value (base)."""
+        return np.asarray(m.booster.predict(x, pred_contrib=True), dtype=np.float64)
+
+    def predict(
+        self,
+        features: pd.DataFrame,
+        *,
+        explain: Explain = "flagged",
+        top_k: int = 5,
+        as_of: Any = None,
+        scored_at: Any = None,
+    ) -> pd.DataFrame:
+        """One row per account and risk, with the columns of ``SCORE_COLUMNS``.
+
+        ``top_k``: how many reasons an explained row shows (display only; the action never depends on it).
+        """
+        frames = []
+        for risk in self.risks:
+            frames.append(self._predict_risk(risk, features, explain, top_k))
+        out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCORE_COLUMNS)
+        n = len(out)
+        out["model_uri"] = _constant_text(self.model_uri, n)
+        out["model_version"] = _constant_text(self.model_version, n)
+        out["feature_set_version"] = _constant_text(self.bundle.feature_set_version, n)
+        out["policy_version"] = _constant_text(self.bundle.policy_version, n)
+        if as_of is not None:
+            out["as_of"] = pd.Timestamp(as_of)
+        elif "as_of" in features.columns:
+            out["as_of"] = np.tile(pd.to_datetime(features["as_of"]).to_numpy(), len(self.risks))
+        else:
+            out["as_of"] = pd.NaT
+        out["scored_at"] = pd.Timestamp(scored_at) if scored_at is not None else pd.NaT
+        return out[SCORE_COLUMNS]
+
+    def _predict_risk(self, risk: str, features: pd.DataFrame, explain: Explain, top_k: int) -> pd.DataFrame:
+        m = self.bundle.risks[risk]
+        x = self.matrix(m, features)
+        raw = np.asarray(m.booster.predict(x, raw_score=True), dtype=np.float64)
+        score = m.calibrator.apply(raw)
+        ladder = self.policy[risk]
+        # Explained: rows the two-families rule must check (they reach an action
+        # that needs a human), and the rows the caller wants to read.
+        flagged = score >= ladder.lowest_threshold
+        need = score >= ladder.lowest_human_threshold
+        if explain == "all":
+            need[:] = True
+        elif explain == "flagged":
+            need |= flagged
+        n = len(x)
+        # Only the explained rows get contributions; ``position`` maps a row to
+        # its line in ``contrib`` (a full n x features matrix of NaN cost more
+        # than the prediction itself at a million rows).
+        contrib = self.explain_rows(m, x[need]) if need.any() else np.empty((0, len(m.features) + 1))
+        position = np.cumsum(need) - 1
+        # The evidence families come from the policy's top reasons; the shown reasons
+        # from the caller's ``top_k``. One ranking serves both when they are equal.
+        rule_top = _top_contributions(contrib, self.policy.top_k_reasons)
+        shown_top = rule_top if top_k == self.policy.top_k_reasons else _top_contributions(contrib, top_k)
+        family = np.array([BY_NAME[f].family for f in m.features], dtype=object)
+
+        # Rows below every threshold (nearly all of them) get no action and no
+        # explanation; only flagged and explained rows go through Python one by one.
+        action_names = [NO_ACTION, *(a.name for a in ladder.actions)]
+        action_code = {a.name: k for k, a in enumerate(ladder.actions, start=1)}
+        action = np.zeros(n, dtype=np.int8)
+        human = np.zeros(n, dtype=bool)
+        base = np.full(n, np.nan)
+        contributions = np.empty(n, dtype=object)
+        reasons = np.empty(n, dtype=object)
+        reasons.fill(_NO_REASONS)
+        for i in np.flatnonzero(need | flagged):
+            k = int(position[i]) if need[i] else -1
+            families = set(family[rule_top[k]]) - CONTEXT_FAMILIES if k >= 0 else None
+            act = ladder.choose(float(score[i]), families, self.policy.min_families_for_human)
+            if act is not None:
+                action[i] = action_code[act.name]
+                human[i] = act.requires_human
+            if k >= 0 and (explain == "all" or (explain == "flagged" and act is not None)):
+                base[i] = float(contrib[k, -1])
+                contributions[i] = json.dumps(
+                    {f: float(c) for f, c in zip(m.features, contrib[k, :-1], strict=True)}, sort_keys=True
+                )
+                reasons[i] = self._reasons(m, x[i], contrib[k], shown_top[k])
+        return pd.DataFrame(
+            {
+                "account_id": features["account_id"].astype("str").array,
+                "risk": _constant_text(risk, n),
+                "score": score,
+                "raw_score": raw,
+                "action": _text(pa.DictionaryArray.from_arrays(pa.array(action), pa.array(action_names))),
+                "requires_human": human,
+                "base_value": pd.arrays.FloatingArray(base, np.isnan(base)),
+                "contributions": contributions,
+                "reasons": reasons,
+            }
+        )
+
+    def _reasons(self, m: RiskModel, row: np.ndarray, contrib: np.ndarray, top: np.ndarray) -> list[dict[str, Any]]:
+        """Top features pushing towards abuse (``top``: their columns, largest first),
+        each as words with the account's own number."""
+        out = []
+        for j in top:
+            c = float(contrib[j])
+            name = m.features[j]
+            v = float(row[j]) if np.isfinite(row[j]) else None
+            ref = m.reference.get(name)
+            out.append(
+                {
+                    "feature": name,
+                    "value": v,
+                    "contribution": c,
+                    "percentile": ref.percentile(v) if ref is not None else None,
+                    "text_en": reason_text(name, v, ref, "en"),
+                    "text_zh": reason_text(name, v, ref, "zh"),
+                }
+            )
+        return out
+
+
+def _text(values: pa.Array) -> pd.api.extensions.ExtensionArray:
+    """A pandas ``str`` column built in Arrow (a million Python strings cost more than the prediction)."""
+    return pd.array(values.cast(pa.string()), dtype="str")
+
+
+def _constant_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
+    return _text(pa.repeat(pa.scalar(value, pa.string()), n))
+
+
+def _top_contributions(contrib: np.ndarray, top_k: int) -> list[np.ndarray]:
+    """Per row of ``contrib`` (features, then the base), the columns of its ``top_k``
+    largest positive contributions, largest first (ties in feature order)."""
+    if not len(contrib):
+        return []
+    order = np.argsort(-contrib[:, :-1], axis=1, kind="stable")[:, :top_k]
+    positive = np.take_along_axis(contrib[:, :-1], order, axis=1) > 0
+    return [o[p] for o, p in zip(order, positive, strict=True)]
+
+
+def to_arrow(scores: pd.DataFrame) -> pa.Table:
+    """Scores as an Arrow table of :data:`SCORE_SCHEMA` (times in UTC)."""
+    frame = scores.copy()
+    frame["base_value"] = frame["base_value"].astype("float64")
+    for col in ("as_of", "scored_at"):
+        t = pd.to_datetime(frame[col])
+        frame[col] = t.dt.tz_localize("UTC") if t.dt.tz is None else t
+    return pa.Table.from_pandas(frame, schema=SCORE_SCHEMA, preserve_index=False)
+
+
+def portable_frame(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores as plain columns for MLflow serving and Spark UDFs: reasons as JSON text."""
+    out = scores.copy()
+    out["reasons"] = [json.dumps(r, ensure_ascii=False) for r in out["reasons"]]
+    out["base_value"] = out["base_value"].astype("float64")
+    out["as_of"] = out["as_of"].astype(str)
+    return out.drop(columns=["model_uri", "model_version", "scored_at"])

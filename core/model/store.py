@@ -1,0 +1,123 @@
+"""Where models live: the MLflow tracking store and registry, read side.
+
+Serving loads a model by URI through here and never imports training:
+``models:/NAME/VERSION``, ``models:/NAME@alias``, ``runs:/...`` or an explicit
+local folder (a bundle or an MLflow model). The default store is a local
+SQLite file; ``MLFLOW_TRACKING_URI`` is honoured. Writing (logging a run,
+registering a version, moving an alias) is training's business.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reviewguard.errors import ModelLoadError, ReviewguardError
+from reviewguard.model.bundle import Bundle, load_bundle
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from reviewguard.model.predictor import Predictor
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+
+
+class TrackingError(ReviewguardError):
+    """The MLflow tracking server or registry cannot be used."""
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def connect_tracking(uri: str | None = None) -> MlflowClient:
+    """Point MLflow at ``uri`` and prove it answers, quickly, before any work is done."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = uri or tracking_uri()
+    if uri.startswith("http"):
+        # Fail fast: MLflow's defaults retry for minutes against a dead server.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise TrackingError(f"MLflow tracking store {uri} cannot be reached: {first}") from exc
+    return client
+
+
+def resolve_alias(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version an alias points at, or None when the alias (or the model) does not exist."""
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except Exception:
+        return None
+
+
+def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bundle, dict[str, str]]:
+    """The bundle behind ``model_uri``, and ``{"model_uri", "model_version"}`` (version "" for a folder)."""
+    import mlflow
+
+    local = Path(model_uri)
+    meta = {"model_uri": model_uri, "model_version": ""}
+    if local.exists():
+        folder = local
+    elif model_uri.startswith(("models:/", "runs:/", "models:")):
+        client = connect_tracking()
+        if model_uri.startswith("models:/"):
+            meta["model_version"] = _resolve_version(client, model_uri)
+        dest = Path(dest or tempfile.mkdtemp(prefix="reviewguard-model-"))
+        try:
+            folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
+        except Exception as exc:
+            raise ModelLoadError(
+                f"cannot load model {model_uri} from {tracking_uri()}: {str(exc).splitlines()[0][:300]}"
+            ) from exc
+    else:
+        raise ModelLoadError(
+            f"{model_uri} is neither a registry URI (models:/NAME/VERSION, models:/NAME@alias) nor an existing folder"
+        )
+    for candidate in (folder, folder / "artifacts" / "bundle"):
+        if (candidate / "bundle.json").is_file():
+            return load_bundle(candidate), meta
+    raise ModelLoadError(f"{model_uri} holds no reviewguard bundle (bundle.json)")
+
+
+def load_predictor(model_uri: str) -> Predictor:
+    """A predictor for the model behind ``model_uri``, stamped with that URI and its registry version."""
+    from reviewguard.model.predictor import Predictor
+
+    bundle, meta = download_bundle(model_uri)
+    return Predictor(bundle, model_uri=model_uri, model_version=meta["model_version"])
+
+
+def _resolve_version(client: MlflowClient, uri: str) -> str:
+    """The registry version a ``models:/`` URI names ("" for a logged model's own id, ``models:/m-...``)."""
+    ref = uri.removeprefix("models:/")
+    if "/" not in ref and "@" not in ref:
+        return ""
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            return str(client.get_model_version_by_alias(name, alias).version)
+        name, version = ref.rsplit("/", 1)
+        if version.isdigit():
+            client.get_model_version(name, version)
+            return version
+        raise ModelLoadError(f"{uri}: use models:/NAME/VERSION or models:/NAME@alias")
+    except ModelLoadError:
+        raise
+    except Exception as exc:
+        raise ModelLoadError(
+            f"model {uri} not found in the registry at {tracking_uri()}: {str(exc).splitlines()[0][:200]}"
+        ) from exc
