@@ -22,9 +22,14 @@ from reviewguard.features.registry import (
     monotone_constraints,
 )
 
+# The escalation inputs of a risk: (remedies applied before, behaviour after the last one).
+# Filled by the enforcement features; a risk without them never meets a prior-remedy gate.
+ESCALATION_FEATURES: dict[str, tuple[str, str]] = {}
+
 __all__ = [
     "BY_NAME",
     "CONTEXT_FAMILIES",
+    "ESCALATION_FEATURES",
     "FAMILIES",
     "FEATURES",
     "FEATURE_SET_VERSION",

@@ -73,7 +73,7 @@ def build_case(
             "reasons": row.reasons,
             "evidence_families": families,
             "policy_actions": [a.to_dict() for a in ladder.actions],
-            "what_would_lower_the_action": ladder.what_would_lower(str(row.action), float(row.score)),
+            "what_would_lower_the_action": ladder.what_would_lower(str(row.action), float(row.raw_score)),
             "features": {f: (None if pd.isna(feats.iloc[0][f]) else float(feats.iloc[0][f])) for f in m.features},
         }
     evidence: dict[str, Any] = {}

@@ -16,14 +16,30 @@ from typing import Any
 from reviewguard.errors import ConfigError
 
 PRESETS = ("yelp",)
-_SECTIONS = {"seed", "split", "lightgbm", "calibration", "evaluation", "policy", "baselines", "risks"}
+_SECTIONS = {"seed", "backtest", "unlabelled", "lightgbm", "calibration", "evaluation", "policy", "baselines", "risks"}
+PU_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
-class SplitConfig:
-    train_share: float
-    validation_share: float
+class BacktestConfig:
+    folds: int
     gap_days: float
+    early_stopping_share: float
+    min_positives: int
+    max_accounts_per_link: int
+
+
+@dataclass(frozen=True)
+class UnlabelledConfig:
+    mode: str
+    per_label: int
+    max_rows: int
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    method: str
+    interval: float
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,6 @@ class EvaluationConfig:
     hard_negative_sources: tuple[str, ...]
     # Accounts each label of a source stands for (1 / its sampling rate).
     source_weights: dict[str, float]
-    min_positives: int
     hard_negative_populations: dict[str, tuple[str, ...]]
 
 
@@ -42,13 +57,18 @@ class ActionSpec:
     target_precision: float
     requires_human: bool
     description: str
+    max_share: float
+    requires_prior_remedy: bool
+    # The calibrated probability an account must have at the threshold itself.
+    min_probability: float = 0.5
 
 
 @dataclass(frozen=True)
 class PolicyConfig:
     min_families_for_human: int
     top_k_reasons: int
-    min_support: int
+    max_single_feature_share: float
+    confidence: float
     actions: dict[str, tuple[ActionSpec, ...]]
 
 
@@ -62,10 +82,11 @@ class RuleBaseline:
 @dataclass(frozen=True)
 class TrainConfig:
     seed: int
-    split: SplitConfig
+    backtest: BacktestConfig
+    unlabelled: UnlabelledConfig
     # LightGBM's own parameters (its schema, passed through), plus n_estimators and early_stopping_rounds.
     lightgbm: dict[str, Any]
-    calibration_method: str
+    calibration: CalibrationConfig
     evaluation: EvaluationConfig
     policy: PolicyConfig
     rule_baselines: dict[str, tuple[RuleBaseline, ...]]
@@ -130,35 +151,30 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 def parse_config(raw: dict[str, Any]) -> TrainConfig:
     """Type and check a merged configuration; a missing or wrong value is a ConfigError naming it."""
     try:
-        split = SplitConfig(
-            float(raw["split"]["train_share"]), float(raw["split"]["validation_share"]), float(raw["split"]["gap_days"])
+        bt = raw["backtest"]
+        backtest = BacktestConfig(
+            folds=int(bt["folds"]),
+            gap_days=float(bt["gap_days"]),
+            early_stopping_share=float(bt["early_stopping_share"]),
+            min_positives=int(bt["min_positives"]),
+            max_accounts_per_link=int(bt["max_accounts_per_link"]),
         )
+        pu = raw["unlabelled"]
+        unlabelled = UnlabelledConfig(str(pu["mode"]), int(pu["per_label"]), int(pu["max_rows"]))
         ev = raw["evaluation"]
         evaluation = EvaluationConfig(
             queue_k=int(ev["queue_k"]),
             hard_negative_sources=tuple(ev["hard_negative_sources"]),
             source_weights={str(k): float(v) for k, v in ev["source_weights"].items()},
-            min_positives=int(ev["min_positives"]),
             hard_negative_populations={k: tuple(v) for k, v in ev.get("hard_negative_populations", {}).items()},
         )
         pol = raw["policy"]
         policy = PolicyConfig(
             min_families_for_human=int(pol["min_families_for_human"]),
             top_k_reasons=int(pol["top_k_reasons"]),
-            min_support=int(pol["min_support"]),
-            actions={
-                risk: tuple(
-                    ActionSpec(
-                        str(a["name"]),
-                        float(a["target_precision"]),
-                        bool(a["requires_human"]),
-                        a.get("description", ""),
-                    )
-                    for a in acts
-                )
-                for risk, acts in pol.items()
-                if isinstance(acts, list)
-            },
+            max_single_feature_share=float(pol["max_single_feature_share"]),
+            confidence=float(pol["confidence"]),
+            actions={risk: tuple(_action(a) for a in acts) for risk, acts in pol.items() if isinstance(acts, list)},
         )
         baselines = {
             risk: tuple(RuleBaseline(str(b["name"]), str(b["feature"]), float(b["min"])) for b in rules)
@@ -166,9 +182,10 @@ def parse_config(raw: dict[str, Any]) -> TrainConfig:
         }
         cfg = TrainConfig(
             seed=int(raw["seed"]),
-            split=split,
+            backtest=backtest,
+            unlabelled=unlabelled,
             lightgbm=dict(raw["lightgbm"]),
-            calibration_method=str(raw["calibration"]["method"]),
+            calibration=CalibrationConfig(str(raw["calibration"]["method"]), float(raw["calibration"]["interval"])),
             evaluation=evaluation,
             policy=policy,
             rule_baselines=baselines,
@@ -183,13 +200,39 @@ def parse_config(raw: dict[str, Any]) -> TrainConfig:
     return cfg
 
 
+def _action(a: dict[str, Any]) -> ActionSpec:
+    return ActionSpec(
+        name=str(a["name"]),
+        target_precision=float(a["target_precision"]),
+        requires_human=bool(a["requires_human"]),
+        description=str(a.get("description", "")),
+        max_share=float(a["max_share"]),
+        # A moderator's action needs a lighter remedy first unless the configuration waives it.
+        requires_prior_remedy=bool(a.get("requires_prior_remedy", a["requires_human"])),
+        min_probability=float(a.get("min_probability", 0.5)),
+    )
+
+
 def _check(cfg: TrainConfig) -> None:
-    s = cfg.split
-    if not (0 < s.train_share < 1 and 0 < s.validation_share < 1 and s.train_share + s.validation_share < 1):
-        raise ConfigError("split: train_share and validation_share must be in (0, 1) and sum below 1")
-    if cfg.calibration_method not in ("platt", "isotonic"):
-        raise ConfigError("calibration.method must be 'platt' or 'isotonic'")
+    bt = cfg.backtest
+    if bt.folds < 2:
+        raise ConfigError("backtest.folds must be at least 2")
+    if not 0 < bt.early_stopping_share < 1:
+        raise ConfigError("backtest.early_stopping_share must be in (0, 1)")
+    if bt.gap_days < 0 or bt.min_positives < 2 or bt.max_accounts_per_link < 2:
+        raise ConfigError("backtest: gap_days >= 0, min_positives >= 2 and max_accounts_per_link >= 2")
+    if cfg.unlabelled.mode not in PU_MODES:
+        raise ConfigError(f"unlabelled.mode must be one of {', '.join(PU_MODES)}")
+    if cfg.calibration.method != "isotonic":
+        raise ConfigError("calibration.method must be 'isotonic' (the only method with honest intervals)")
+    if not 0.5 <= cfg.calibration.interval < 1 or not 0.5 <= cfg.policy.confidence < 1:
+        raise ConfigError("calibration.interval and policy.confidence must be in [0.5, 1)")
+    if not 0 < cfg.policy.max_single_feature_share <= 1:
+        raise ConfigError("policy.max_single_feature_share must be in (0, 1]")
     for risk, acts in cfg.policy.actions.items():
         targets = [a.target_precision for a in acts]
         if targets != sorted(targets):
             raise ConfigError(f"policy.{risk}: actions must go from least to most intrusive (rising target_precision)")
+        for a in acts:
+            if not 0 < a.max_share <= 1:
+                raise ConfigError(f"policy.{risk}.{a.name}: max_share must be in (0, 1]")

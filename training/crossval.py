@@ -2,8 +2,8 @@
 
 Used where a time split is not the only honest protocol to report (public
 benchmarks such as Yelp, whose literature uses stratified folds). Each fold
-trains on k-1 folds, with a stratified fifth of them held out for early
-stopping and calibration, and scores the remaining fold.
+trains on k-1 folds, with a stratified fifth of them held out to choose
+the number of trees, and scores the remaining fold.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from reviewguard.features import Feature
+from reviewguard.model.explain import TreeModel
 from reviewguard.training import evaluate as ev
-from reviewguard.training.learner import fit_risk
+from reviewguard.training.learner import best_rounds, fit_booster, loss_curve
 
 
 def cross_validate(
@@ -25,7 +26,6 @@ def cross_validate(
     risk: str,
     features: list[Feature],
     lgb_cfg: dict[str, Any],
-    calibration: str,
     seed: int,
     folds: int = 5,
 ) -> pd.DataFrame:
@@ -38,19 +38,15 @@ def cross_validate(
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (train_idx, test_idx) in enumerate(splitter.split(np.zeros(len(y)), y)):
         fit_idx, stop_idx = train_test_split(train_idx, test_size=0.2, stratify=y[train_idx], random_state=seed + k)
-        model, _ = fit_risk(
-            data.iloc[fit_idx],
-            data.iloc[stop_idx],
-            data.iloc[fit_idx],
-            risk=risk,
-            features=features,
-            lgb_cfg=lgb_cfg,
-            calibration=calibration,
-            seed=seed,
+        x = data[names].to_numpy(dtype=np.float64, na_value=np.nan)
+        held_out = (x[stop_idx], y[stop_idx])
+        curve = loss_curve(x[fit_idx], y[fit_idx], held_out, features=features, lgb_cfg=lgb_cfg, seed=seed)
+        booster, _ = fit_booster(
+            x[fit_idx], y[fit_idx], features=features, lgb_cfg=lgb_cfg, seed=seed, rounds=best_rounds([curve])
         )
-        test = data.iloc[test_idx]
-        x_test = test[names].to_numpy(dtype=np.float64, na_value=np.nan)
-        out.loc[test_idx, "lightgbm"] = model.booster.predict(x_test, raw_score=True)
+        tree = TreeModel(booster, [f.direction for f in features])
+        x_test = x[test_idx]
+        out.loc[test_idx, "lightgbm"] = tree.raw_score(tree.fill(x_test))
         x_train = data.iloc[train_idx][names].to_numpy(dtype=np.float64, na_value=np.nan)
         lr = ev.fit_logistic_baseline(x_train, y[train_idx], seed)
         out.loc[test_idx, "logistic"] = lr.predict_proba(x_test)[:, 1]

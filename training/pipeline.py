@@ -1,8 +1,13 @@
-"""Train every risk present in the labels: features at each decision time, a time split,
-LightGBM with early stopping, calibration, the graduated policy, then the test-period report.
+"""Train every risk present in the labels: backtest the recipe, then refit on every label.
 
-No I/O: the dataset comes in, a :class:`TrainResult` (bundle, metrics, report,
-figures) goes out; ``reviewguard.training.tracking`` writes it to MLflow.
+For each risk: the labels (plus, when the labels come only from complaints and reviews,
+unlabelled accounts sampled as presumed negatives), their features at each decision time,
+connected accounts grouped; a rolling-origin backtest gives every judged label an out-of-fold
+margin; the calibrator, the policy thresholds and every reported figure come from those; the
+registered model is refit on every label with the number of trees the backtest chose.
+
+No I/O: the dataset comes in, a :class:`TrainResult` (bundle, report, figures) goes out;
+``reviewguard.training.tracking`` writes it to MLflow.
 """
 
 from __future__ import annotations
@@ -15,53 +20,82 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 import reviewguard
-from reviewguard.features import FEATURE_SET_VERSION, FEATURES, features_for
-from reviewguard.model.bundle import Bundle, RiskModel
+from reviewguard.features import FEATURE_SET_VERSION, FEATURES, Feature, features_for
+from reviewguard.model.bundle import Bundle, Reference, RiskModel
+from reviewguard.model.explain import TreeModel
 from reviewguard.model.policy import RiskPolicy
 from reviewguard.model.predictor import Predictor
 from reviewguard.reader import Dataset
 from reviewguard.training import plots
+from reviewguard.training.backtest import Backtest, run_backtest
 from reviewguard.training.config import TrainConfig
-from reviewguard.training.evaluate import Evaluation, evaluate_risk
+from reviewguard.training.decisions import (
+    action_precision,
+    actions_out_of_fold,
+    cross_calibrate,
+    hard_negative_rates,
+)
+from reviewguard.training.evaluate import evaluate_out_of_fold
+from reviewguard.training.groups import account_groups, account_links, cut_links
 from reviewguard.training.labels import (
-    Split,
-    check_classes,
-    features_at_labels,
+    accounts_frame,
+    check_positives,
+    features_at,
     label_table,
     mark_weights_and_hard_negatives,
     population_features,
-    time_split,
+    reference_time,
 )
-from reviewguard.training.learner import fit_risk
+from reviewguard.training.learner import fit_booster, fit_calibrator
 from reviewguard.training.report import RiskReport, TrainResult, frame_digest
 from reviewguard.training.thresholds import assemble_policy, fit_risk_policy
+from reviewguard.training.unlabelled import (
+    UNLABELLED_SOURCE,
+    label_coverage,
+    presumed_labels,
+    pu_applies,
+    sample_unlabelled,
+)
 
 
 @dataclass
 class _Fitted:
     model: RiskModel
-    split: Split
-    log: dict[str, Any]
+    rows: pd.DataFrame
+    backtest: Backtest
+    oof_score: np.ndarray
     policy: RiskPolicy
+    report: RiskReport
 
 
 def train_models(ds: Dataset, cfg: TrainConfig, *, populations: pd.DataFrame | None = None) -> TrainResult:
     """Train one model per risk in the labels. ``populations`` (account_id, population) marks hard negatives."""
     lab = label_table(ds)
     risks = sorted(lab["risk"].unique())
-    data = mark_weights_and_hard_negatives(features_at_labels(ds, lab), cfg, populations)
-    splits = {risk: time_split(data[data["risk"] == risk], cfg.split) for risk in risks}
-    for risk, split in splits.items():
-        check_classes(risk, split, cfg.evaluation.min_positives)
-    # The reference population is every account at the latest validation cut.
-    reference_as_of = max(pd.Timestamp(s.info["validation_cut"]) for s in splits.values())
+    for risk in risks:
+        check_positives(risk, lab[lab["risk"] == risk], cfg.backtest.min_positives)
+    accounts = accounts_frame(ds)
+    rows = [lab[lab["risk"] == r] for r in risks]
+    sampled = [
+        sample_unlabelled(r, accounts, cfg, risk=risk, seed=cfg.seed)
+        for risk, r in zip(risks, rows, strict=True)
+        if pu_applies(r, cfg)
+    ]
+    data = features_at(ds, pd.concat([*rows, *sampled], ignore_index=True))
+    data = mark_weights_and_hard_negatives(data, cfg, populations)
+    reference_as_of = reference_time(ds, lab)
     population = population_features(ds, reference_as_of, [f.name for f in FEATURES])
+    links = account_links(ds, max_accounts=cfg.backtest.max_accounts_per_link)
 
-    fitted = {risk: _fit(risk, splits[risk], population, cfg) for risk in risks}
+    fitted = {
+        risk: _train_risk(risk, data[data["risk"] == risk].reset_index(drop=True), population, links, cfg)
+        for risk in risks
+    }
     policy = assemble_policy(
         {risk: f.policy for risk, f in fitted.items()},
         min_families_for_human=cfg.policy.min_families_for_human,
         top_k=cfg.policy.top_k_reasons,
+        max_single_feature_share=cfg.policy.max_single_feature_share,
     )
     bundle = Bundle(
         {risk: f.model for risk, f in fitted.items()},
@@ -71,111 +105,169 @@ def train_models(ds: Dataset, cfg: TrainConfig, *, populations: pd.DataFrame | N
         {
             "data_fingerprint": ds.fingerprint,
             "reference_as_of": str(reference_as_of),
-            # Labels decided from here on were never seen in training or validation.
-            "test_cuts": {risk: f.split.info["test_cut"] for risk, f in fitted.items()},
+            # Labels decided after this were seen by no part of the model.
+            "trained_until": {risk: str(f.rows["decided_at"].max()) for risk, f in fitted.items()},
         },
     )
-    predictor = Predictor(bundle)
-    reports: dict[str, RiskReport] = {}
-    test_frames = []
     figures: dict[str, Figure] = {}
+    predictor = Predictor(bundle)
     for risk, f in fitted.items():
-        scored, evaluation = _evaluate(predictor, risk, f, cfg)
-        f.model.metrics = {k: v for k, v in evaluation.metrics.items() if isinstance(v, (int, float))}
-        reports[risk] = RiskReport(
-            risk,
-            f.split.info,
-            evaluation.metrics,
-            evaluation.baselines,
-            evaluation.hard_negatives,
-            policy[risk],
-            f.log,
-            evaluation.beats_baselines,
-        )
-        test = f.split.test
-        test_frames.append(
-            test[["account_id", "risk", "label", "decided_at", "source", "hard_negative"]].assign(
-                score=scored["score"].to_numpy(),
-                raw_score=scored["raw_score"].to_numpy(),
-                logistic_score=evaluation.logistic_scores,
+        figures.update(_figures(predictor, risk, f))
+    oof = pd.concat(
+        [
+            f.rows.loc[
+                f.backtest.scored, ["account_id", "risk", "label", "decided_at", "source", "hard_negative"]
+            ].assign(
+                fold=f.backtest.fold_of[f.backtest.scored],
+                score=f.oof_score[f.backtest.scored],
+                raw_score=f.backtest.margin[f.backtest.scored],
+                logistic_score=f.report.evaluation.logistic_scores[f.backtest.scored],
             )
-        )
-        figures.update(_figures(predictor, risk, f, scored, evaluation))
-
+            for f in fitted.values()
+        ],
+        ignore_index=True,
+    )
     label_features = data.drop(columns=["as_of"])
     return TrainResult(
         bundle=bundle,
-        reports=reports,
+        reports={risk: f.report for risk, f in fitted.items()},
         label_features=label_features,
-        test_scores=pd.concat(test_frames, ignore_index=True),
+        test_scores=oof,
         figures=figures,
         data_fingerprint=ds.fingerprint,
         features_digest=frame_digest(label_features[[c for c in label_features.columns if c != "hard_negative"]]),
     )
 
 
-def _fit(risk: str, split: Split, population: pd.DataFrame, cfg: TrainConfig) -> _Fitted:
-    model, log = fit_risk(
-        split.train,
-        split.validation,
-        population,
-        risk=risk,
-        features=features_for(risk, cfg.risk_features),
-        lgb_cfg=cfg.lightgbm,
-        calibration=cfg.calibration_method,
-        seed=cfg.seed,
-    )
-    valid = split.validation
-    score = model.calibrator.apply(model.booster.predict(Predictor.matrix(model, valid), raw_score=True))
+def _train_risk(
+    risk: str, rows: pd.DataFrame, population: pd.DataFrame, links: pd.DataFrame, cfg: TrainConfig
+) -> _Fitted:
+    features = features_for(risk, cfg.risk_features)
+    names = [f.name for f in features]
+    group_of = account_groups(rows["account_id"], links)
+    rows = rows.assign(group=group_of.reindex(rows["account_id"].astype(str)).to_numpy())
+    x = rows[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    y = rows["label"].to_numpy()
+    w = rows["weight"].to_numpy(dtype=np.float64)
+
+    bt = run_backtest(rows, x, features=features, lgb_cfg=cfg.lightgbm, cfg=cfg.backtest, seed=cfg.seed)
+    if not bt.folds:
+        from reviewguard.errors import TrainingDataError
+
+        raise TrainingDataError(
+            f"risk {risk}: no backtest fold has labels of both classes to train on and to judge "
+            f"({int(y.sum())} positives); add labels or lower backtest.folds"
+        )
+    booster, rounds = fit_booster(x, y, features=features, lgb_cfg=cfg.lightgbm, seed=cfg.seed, rounds=bt.chosen_rounds)
+    s = bt.scored
+    level = cfg.calibration.interval
+    groups = rows["group"].to_numpy()[s]
+    unlabelled = rows["source"].to_numpy() == UNLABELLED_SOURCE
+    oof = np.full(len(rows), np.nan)
+    oof[s] = cross_calibrate(bt.margin[s], y[s], w[s], groups, level)
+    pu = {"applied": bool(unlabelled.any()), "unlabelled_rows": int(unlabelled.sum())}
+    # Labels the decisions are judged on: under positive-unlabelled learning an unlabelled row
+    # counts as the uncaught abuser it may be; otherwise the labels themselves.
+    judged_y = y.astype(np.float64)
+    if unlabelled.any():
+        pu.update(label_coverage(oof[s], y[s], w[s], unlabelled[s]))
+        judged_y[s] = presumed_labels(y[s], oof[s], unlabelled[s], pu["label_coverage_c"])
+        pu["presumed_abusers_among_unlabelled"] = float((judged_y[s] * w[s])[unlabelled[s]].sum())
+        oof[s] = cross_calibrate(bt.margin[s], judged_y[s], w[s], groups, level)
+    calibrator = fit_calibrator(bt.margin[s], judged_y[s], w[s], level)
+    pop_margins = _population_margins(booster, features, population)
+    actions = cfg.actions(risk)
+    confidence = cfg.policy.confidence
+    # Thresholds on out-of-fold margins (the ranking at full resolution); the calibrator only
+    # names the probability at each threshold, so it never chooses one.
     policy = fit_risk_policy(
         risk,
-        valid["label"].to_numpy(),
-        score,
-        cfg.actions(risk),
-        min_support=cfg.policy.min_support,
-        weight=valid["weight"].to_numpy(),
+        judged_y[s],
+        bt.margin[s],
+        w[s],
+        actions,
+        population_scores=pop_margins,
+        confidence=confidence,
+        calibrator=calibrator,
     )
-    return _Fitted(model, split, log, policy)
-
-
-def _evaluate(predictor: Predictor, risk: str, f: _Fitted, cfg: TrainConfig) -> tuple[pd.DataFrame, Evaluation]:
-    test = f.split.test
-    scored = predictor.predict(test, explain="none")
-    scored = scored[scored["risk"] == risk].reset_index(drop=True)
-    evaluation = evaluate_risk(
-        f.split.train,
-        test,
-        names=f.model.features,
-        score=scored["score"].to_numpy(),
-        raw=scored["raw_score"].to_numpy(),
+    oof_action = actions_out_of_fold(
+        judged_y[s],
+        bt.margin[s],
+        w[s],
+        bt.fold_of[s],
+        actions,
+        risk=risk,
+        population_scores=pop_margins,
+        confidence=confidence,
+        calibrator=calibrator,
+    )
+    train_of = {f.index: f.train for f in bt.folds}
+    evaluation = evaluate_out_of_fold(
+        rows,
+        x,
+        scored=s,
+        fold_of=bt.fold_of,
+        train_of=train_of,
+        margin=bt.margin,
+        score=np.nan_to_num(oof),
         rules=cfg.baselines(risk),
-        thresholds={a.name: a.threshold for a in predictor.policy[risk].actions},
         queue_k=cfg.evaluation.queue_k,
         seed=cfg.seed,
     )
-    return scored, evaluation
+    block_of = rows.assign(block=bt.fold_of).groupby("account_id")["block"].max()
+    report = RiskReport(
+        risk=risk,
+        backtest=bt.info(),
+        evaluation=evaluation,
+        actions=action_precision(judged_y[s], w[s], oof_action, actions, confidence),
+        hard_negatives=hard_negative_rates(rows.loc[s].reset_index(drop=True), oof_action),
+        policy=policy,
+        unlabelled=pu,
+        groups={
+            "groups": int(rows["group"].nunique()),
+            "linked_accounts": int(rows["account_id"].isin(links["account_id"]).sum()),
+            "links_cut": cut_links(block_of[block_of >= 0], links),
+        },
+        labels={
+            "rows": len(rows),
+            "positives": int(y.sum()),
+            "by_source": {str(k): int(v) for k, v in rows["source"].value_counts().sort_index().items()},
+        },
+    )
+    reference = {n: Reference.from_values(population[n].to_numpy(dtype=np.float64, na_value=np.nan)) for n in names}
+    model = RiskModel(risk, names, booster, calibrator, reference, best_iteration=rounds)
+    model.metrics = {k: v for k, v in evaluation.metrics.items() if isinstance(v, (int, float))}
+    return _Fitted(model, rows, bt, oof, policy, report)
 
 
-def _figures(
-    predictor: Predictor, risk: str, f: _Fitted, scored: pd.DataFrame, evaluation: Evaluation
-) -> dict[str, Figure]:
-    model, test = f.model, f.split.test
-    y = test["label"].to_numpy()
-    raw = scored["raw_score"].to_numpy()
-    x_test = test[model.features].to_numpy(dtype=np.float64, na_value=np.nan)
+def _population_margins(booster: Any, features: list[Feature], population: pd.DataFrame) -> np.ndarray:
+    """The refit model's margins on the reference population (the action budget's denominator)."""
+    tree = TreeModel(booster, [f.direction for f in features])
+    x = population[[f.name for f in features]].to_numpy(dtype=np.float64, na_value=np.nan)
+    return tree.raw_score(tree.fill(x))
+
+
+def _figures(predictor: Predictor, risk: str, f: _Fitted) -> dict[str, Figure]:
+    s = f.backtest.scored
+    rows = f.rows.loc[s]
+    y = rows["label"].to_numpy()
+    margin = f.backtest.margin[s]
+    model = f.model
+    x = rows[model.features].to_numpy(dtype=np.float64, na_value=np.nan)
     title = risk.replace("_", " ")
-    contrib = predictor.explain_rows(model, x_test)
+    contrib = predictor.explain_rows(model, x)
+    shown = np.where(np.isnan(x), np.nan, x)
     return {
         f"{risk}/pr_curve.png": plots.pr_curve_figure(
-            y, {"LightGBM": raw, "logistic regression": evaluation.logistic_scores}, f"{title}: precision-recall (test)"
+            y,
+            {"LightGBM": margin, "logistic regression": f.report.evaluation.logistic_scores[s]},
+            f"{title}: precision-recall (out of fold)",
         ),
-        f"{risk}/calibration.png": plots.reliability_figure(
-            y, scored["score"].to_numpy(), f"{title}: reliability (test)"
-        ),
+        f"{risk}/calibration.png": plots.reliability_figure(y, f.oof_score[s], f"{title}: reliability (out of fold)"),
         f"{risk}/importance.png": plots.importance_figure(
             model.features, model.booster.feature_importance("gain"), f"{title}: importance"
         ),
         f"{risk}/shap_summary.png": plots.shap_summary_figure(
-            contrib[:, :-1], x_test, model.features, f"{title}: SHAP (test)"
+            contrib[:, :-1], shown, model.features, f"{title}: SHAP (refit model, judged labels)"
         ),
     }

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 
 
 def later_labels(labels: pd.DataFrame, *bundles: Bundle) -> pd.DataFrame:
-    """Labels decided after every model's test cut for their risk: unseen by all of them."""
+    """Labels decided after every model's last training label for their risk: unseen by all of them."""
     keep = []
     for risk, rows in labels.groupby("risk"):
-        cuts = [pd.Timestamp(b.created_from.get("test_cuts", {}).get(risk, "1970-01-01")) for b in bundles]
-        keep.append(rows[rows["decided_at"] >= max(cuts)])
+        cuts = [pd.Timestamp(b.created_from.get("trained_until", {}).get(risk, "1970-01-01")) for b in bundles]
+        keep.append(rows[rows["decided_at"] > max(cuts)])
     return pd.concat(keep, ignore_index=True) if keep else labels.iloc[:0]
 
 

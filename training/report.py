@@ -12,18 +12,33 @@ from matplotlib.figure import Figure
 
 from reviewguard.model.bundle import Bundle
 from reviewguard.model.policy import RiskPolicy
+from reviewguard.training.evaluate import Evaluation
 
 
 @dataclass
 class RiskReport:
     risk: str
-    split: dict[str, Any]
-    metrics: dict[str, float]
-    baselines: dict[str, Any]
-    hard_negatives: dict[str, Any]
+    backtest: dict[str, Any]
+    evaluation: Evaluation
+    # Per action: out-of-fold precision (thresholds fitted without the judged fold) with its interval.
+    actions: dict[str, dict[str, float]]
+    hard_negatives: dict[str, dict[str, float]]
     policy: RiskPolicy
-    log: dict[str, Any]
-    beats_baselines: bool
+    unlabelled: dict[str, Any]
+    groups: dict[str, int]
+    labels: dict[str, Any]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.evaluation.metrics
+
+    @property
+    def baselines(self) -> dict[str, Any]:
+        return self.evaluation.baselines
+
+    @property
+    def beats_baselines(self) -> bool:
+        return self.evaluation.beats_baselines
 
 
 @dataclass
@@ -31,6 +46,7 @@ class TrainResult:
     bundle: Bundle
     reports: dict[str, RiskReport]
     label_features: pd.DataFrame
+    # The judged labels' out-of-fold scores (fold, score, raw_score, logistic_score).
     test_scores: pd.DataFrame
     figures: dict[str, Figure] = field(default_factory=dict)
     data_fingerprint: str = ""
@@ -41,18 +57,28 @@ class TrainResult:
         for risk, r in self.reports.items():
             for k, v in r.metrics.items():
                 if isinstance(v, (int, float)) and np.isfinite(v):
-                    out[f"{risk}/test_{k}"] = float(v)
+                    out[f"{risk}/oof_{k}"] = float(v)
             for name, b in r.baselines.items():
                 for k in ("roc_auc", "average_precision", "fpr", "baseline_recall", "our_recall"):
                     if k in b and isinstance(b[k], (int, float)) and np.isfinite(b[k]):
                         out[f"{risk}/baseline/{_slug(name)}/{k}"] = float(b[k])
-            out[f"{risk}/best_iteration"] = float(r.log["best_iteration"])
+            for a in r.policy.actions:
+                if a.population_share is not None:
+                    out[f"{risk}/action/{a.name}/population_share"] = float(a.population_share)
+                precision = r.actions.get(a.name, {}).get("precision")
+                if precision is not None and np.isfinite(precision):
+                    out[f"{risk}/action/{a.name}/oof_precision"] = float(precision)
+            for k in ("label_coverage_c", "class_prior", "unlabelled_weight"):
+                estimate = r.unlabelled.get(k)
+                if isinstance(estimate, float) and np.isfinite(estimate):
+                    out[f"{risk}/unlabelled/{k}"] = estimate
+            out[f"{risk}/trees"] = float(r.backtest["chosen_rounds"])
         return out
 
 
 def _outcome_text(b: dict[str, Any]) -> str:
     if b["outcome"] == "n/a":
-        return "n/a: the rule flags no account in the test period"
+        return "n/a: the rule flags no judged account"
     return str(b["outcome"])
 
 
@@ -68,8 +94,12 @@ def frame_digest(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+def _f(v: Any, fmt: str = ".3f") -> str:
+    return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, fmt)
+
+
 def report_markdown(result: TrainResult) -> str:
-    """The training report: metrics, baselines at matched false-positive rate, policy."""
+    """The training report: backtest, metrics with their spread, baselines, the policy and its rates."""
     lines = [
         "# reviewguard training report",
         "",
@@ -78,60 +108,107 @@ def report_markdown(result: TrainResult) -> str:
         "",
     ]
     for risk, r in result.reports.items():
-        m = r.metrics
-        lines += [
-            f"## {risk}",
-            "",
-            f"Split: train {r.split['train_rows']} / validation {r.split['validation_rows']} / "
-            f"test {r.split['test_rows']} labels (validation from {r.split['validation_cut']}, "
-            f"test from {r.split['test_cut']}, gap {r.split['gap_days']} days).",
-            "",
-            "| metric (test period) | LightGBM |",
-            "|---|---|",
-        ]
-        for k in (
-            "roc_auc",
-            "average_precision",
-            "recall_at_precision_0.9",
-            "recall_at_precision_0.99",
-            "tpr_at_fpr_0.01",
-            "expected_calibration_error",
-            "positives",
-            "rows",
-        ):
-            lines.append(f"| {k} | {m[k]:.4g} |")
-        pk = next(k for k in m if k.startswith("precision_at_"))
-        lines.append(f"| {pk} | {m[pk]:.4g} |")
-        lines += ["", "| baseline | comparison | ours | baseline | beats? |", "|---|---|---|---|---|"]
-        for name, b in r.baselines.items():
-            if "rule" in b:
-                lines.append(
-                    f"| {name} (`{b['rule']}`) | recall at FPR {b['fpr']:.4f} | {b['our_recall']:.3f} | "
-                    f"{b['baseline_recall']:.3f} | {_outcome_text(b)} |"
-                )
-            else:
-                lines.append(
-                    f"| {name} | average precision | {m['average_precision']:.3f} | "
-                    f"{b['average_precision']:.3f} | {_outcome_text(b)} |"
-                )
-                for f, v in b["recall_at_fpr"].items():
-                    lines.append(f"| {name} | recall at FPR {f} | {v['ours']:.3f} | {v['baseline']:.3f} | |")
-        lines += [
-            "",
-            "LightGBM beats every baseline at matched false-positive rate (strictly better on each "
-            f"comparable one, never worse): **{'yes' if r.beats_baselines else 'no'}**.",
-            "",
-            "| action | human | target precision | threshold | validation precision |",
-            "|---|---|---|---|---|",
-        ]
-        for a in r.policy.actions:
-            t = "disabled" if a.threshold is None else f"{a.threshold:.4f}"
-            vp = "" if a.validation_precision is None else f"{a.validation_precision:.3f}"
-            lines.append(f"| {a.name} | {'yes' if a.requires_human else 'no'} | {a.target_precision} | {t} | {vp} |")
-        if r.hard_negatives:
-            lines += ["", "False-positive rate on hard negatives (test period):", ""]
-            for g, v in r.hard_negatives.items():
-                parts = ", ".join(f"{k.removeprefix('fpr_at_')} {x:.3f}" for k, x in v.items() if k != "count")
-                lines.append(f"- {g} ({int(v['count'])} accounts): {parts}")
-        lines.append("")
+        lines += _risk_section(risk, r)
     return "\n".join(lines)
+
+
+def _risk_section(risk: str, r: RiskReport) -> list[str]:
+    m, ev, bt = r.metrics, r.evaluation, r.backtest
+    sources = ", ".join(f"{k} {v}" for k, v in r.labels["by_source"].items())
+    lines = [
+        f"## {risk}",
+        "",
+        f"Labels: {r.labels['rows']} rows, {r.labels['positives']} positive ({sources}). "
+        f"Connected groups: {r.groups['groups']}, links cut by the folds: {r.groups['links_cut']}.",
+    ]
+    if r.unlabelled["applied"]:
+        lines.append(
+            f"Positive-unlabelled: {r.unlabelled['unlabelled_rows']} unlabelled accounts sampled as presumed "
+            f"negatives, each standing for {_f(r.unlabelled.get('unlabelled_weight'), ',.1f')} accounts; "
+            f"estimated share of abusers the labels catch c = {_f(r.unlabelled.get('label_coverage_c'))}, "
+            f"class prior {_f(r.unlabelled.get('class_prior'), '.4f')}."
+        )
+    lines += [
+        "",
+        f"Backtest: {len(bt['folds'])} rolling-origin folds; the fold models and the refit model have "
+        f"{bt['chosen_rounds']} trees (99% of the fall in the folds' mean held-out loss, each fold's curve on the latest "
+        "labels of its own training period). " + " ".join(bt["notes"]),
+        "",
+        "| fold | judged from | to | trained on | judged | trees |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {f['fold']} | {f['from'][:10]} | {f['to'][:10]} | {f['train_rows']} | {f['test_rows']} | {f['rounds']} |"
+        for f in bt["folds"]
+    ]
+    lines += [
+        "",
+        "Out of fold, weighted to the population (unweighted beside it); mean ± spread over folds; "
+        f"90% bootstrap interval over connected groups (only {m['positives']} positives judged):",
+        "",
+        "| metric | pooled | unweighted | per fold | interval |",
+        "|---|---|---|---|---|",
+    ]
+    for key in ("roc_auc", "average_precision"):
+        mean, sd = ev.spread(key)
+        lo, hi = ev.intervals[key]
+        lines.append(
+            f"| {key} | {_f(m[key])} | {_f(m[key + '_unweighted'])} | {_f(mean)} ± {_f(sd)} | {_f(lo)}–{_f(hi)} |"
+        )
+    pk = next(k for k in m if k.startswith("precision_at_") and not k.endswith("unweighted"))
+    for key, unweighted in ((pk, pk + "_unweighted"), ("tpr_at_fpr_0.01", None), ("expected_calibration_error", None)):
+        mean, sd = ev.spread(key)
+        lines.append(f"| {key} | {_f(m[key])} | {_f(m[unweighted]) if unweighted else ''} | {_f(mean)} ± {_f(sd)} | |")
+    lines += ["", "| baseline | comparison | ours | baseline | beats? |", "|---|---|---|---|---|"]
+    for name, b in r.baselines.items():
+        if "rule" in b:
+            lines.append(
+                f"| {name} (`{b['rule']}`) | recall at FPR {b['fpr']:.4f} | {b['our_recall']:.3f} | "
+                f"{b['baseline_recall']:.3f} | {_outcome_text(b)} |"
+            )
+        else:
+            lines.append(
+                f"| {name} | average precision | {m['average_precision']:.3f} | "
+                f"{b['average_precision']:.3f} | {_outcome_text(b)} |"
+            )
+            for f, v in b["recall_at_fpr"].items():
+                lines.append(f"| {name} | recall at FPR {f} | {v['ours']:.3f} | {v['baseline']:.3f} | |")
+    lines += [
+        "",
+        "LightGBM beats every baseline (strictly better on each comparable one, never worse): "
+        f"**{'yes' if r.beats_baselines else 'no'}**.",
+        "",
+        "Policy: each threshold fitted on its own band of out-of-fold margins (the calibrated score at it in "
+        "brackets); precision judged out of fold "
+        "(thresholds fitted without the judged fold), with its interval; population share at or above the "
+        "threshold against the action's budget.",
+        "",
+        "| action | human | prior remedy | target | threshold | band precision (low bound) | "
+        "out-of-fold precision [interval] (labels) | population share / budget | note |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for a in r.policy.actions:
+        o = r.actions.get(a.name, {})
+        t = "disabled" if a.threshold is None else f"{a.threshold:.3f} ({_f(a.threshold_score)})"
+        band = "" if a.band_precision is None else f"{a.band_precision:.3f} ({_f(a.band_precision_low)})"
+        oof = (
+            f"{_f(o.get('precision'))} [{_f(o.get('low'))}–{_f(o.get('high'))}] ({o.get('labels', 0)})"
+            if o.get("labels")
+            else "no judged label"
+        )
+        share = "" if a.population_share is None else f"{a.population_share:.4%}"
+        lines.append(
+            f"| {a.name} | {'yes' if a.requires_human else 'no'} | {'yes' if a.requires_prior_remedy else 'no'} | "
+            f"{a.target_precision} | {t} | {band} | {oof} | {share} / {a.max_share:.1%} | {a.note} |"
+        )
+    if r.hard_negatives:
+        lines += [
+            "",
+            "Hard negatives (cleared accounts that look like abuse), out of fold, share reaching each band:",
+            "",
+        ]
+        for g, v in r.hard_negatives.items():
+            parts = ", ".join(f"{k} {x:.3f}" for k, x in v.items() if k != "count") or "none reached an action"
+            lines.append(f"- {g} ({int(v['count'])} accounts): {parts}")
+    lines.append("")
+    return lines

@@ -1,74 +1,194 @@
-"""Fitting the graduated policy: a threshold per action, chosen on validation to reach its target precision."""
+"""Fitting the graduated policy: each action's threshold on its own band of out-of-fold margins.
+
+Heaviest action first: its band runs from its threshold up; each lighter action's band from its
+threshold up to the next heavier enabled threshold. A threshold is the lowest score whose band's
+precision (weighted to the population) reaches the action's target at a one-sided lower
+confidence bound, and whose share of the reference population at or above it stays within the
+action's budget. Thresholds therefore strictly increase up the ladder; an action whose band
+cannot reach its target is disabled with a note (a data-level remedy still applies above the next
+heavier threshold, see ``reviewguard.model.policy``).
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass, replace
 
+import numpy as np
+from scipy.stats import beta
+
+from reviewguard.model.bundle import Calibrator
 from reviewguard.model.policy import ActionRule, Policy, RiskPolicy
 from reviewguard.training.config import ActionSpec
 
 
-def threshold_for_precision(
-    y: np.ndarray, score: np.ndarray, target: float, min_support: int, weight: np.ndarray | None = None
-) -> tuple[float | None, float | None, int]:
-    """The lowest score threshold whose flagged set reaches ``target`` precision.
+def precision_bounds(sum_w: float, sum_wy: float, sum_w2: float, confidence: float) -> tuple[float, float]:
+    """Weighted precision and its one-sided lower bound (Jeffreys interval at the Kish effective size)."""
+    if sum_w <= 0:
+        return float("nan"), 0.0
+    p = sum_wy / sum_w
+    n_eff = sum_w**2 / sum_w2
+    low = float(beta(p * n_eff + 0.5, (1.0 - p) * n_eff + 0.5).ppf(1.0 - confidence))
+    return float(p), low
 
-    Lowest, so that the action reaches as many abusers as its precision allows;
-    ``min_support`` true positives are needed before an action is enabled at all.
-    ``weight`` (accounts each label stands for) makes the precision the one
-    expected on the population. Returns (threshold, achieved precision, true
-    positives), threshold None if unreachable.
-    """
-    order = np.argsort(-score, kind="stable")
-    s = score[order]
-    w = np.ones(len(s)) if weight is None else np.asarray(weight, dtype=np.float64)[order]
-    tp = np.cumsum(y[order])
-    prec = np.cumsum(y[order] * w) / np.cumsum(w)
-    # Only cut between distinct scores: everyone at a score gets the same action.
-    last_of_value = np.r_[s[1:] != s[:-1], True]
-    ok = last_of_value & (prec >= target) & (tp >= min_support)
-    if not ok.any():
-        return None, None, 0
-    i = int(np.flatnonzero(ok).max())
-    return float(s[i]), float(prec[i]), int(tp[i])
+
+@dataclass(frozen=True)
+class _Tail:
+    """Cumulative weighted counts of the rows at or above each distinct score, highest first."""
+
+    values: np.ndarray
+    sum_w: np.ndarray
+    sum_wy: np.ndarray
+    sum_w2: np.ndarray
+    rows: np.ndarray
+
+    @classmethod
+    def of(cls, y: np.ndarray, score: np.ndarray, weight: np.ndarray) -> _Tail:
+        order = np.argsort(-score, kind="stable")
+        s, t, w = score[order], y[order].astype(np.float64), weight[order].astype(np.float64)
+        last = np.r_[s[1:] != s[:-1], True]
+        keep = np.flatnonzero(last)
+        return cls(
+            s[keep],
+            np.cumsum(w)[keep],
+            np.cumsum(w * t)[keep],
+            np.cumsum(w * w)[keep],
+            (np.arange(len(s)) + 1)[keep],
+        )
+
+    def above(self, upper: float) -> tuple[float, float, float, int]:
+        """Counts of the rows scoring at or above ``upper`` (0 for +inf)."""
+        i = np.searchsorted(-self.values, -upper, side="right") - 1
+        if i < 0:
+            return 0.0, 0.0, 0.0, 0
+        return float(self.sum_w[i]), float(self.sum_wy[i]), float(self.sum_w2[i]), int(self.rows[i])
 
 
 def fit_risk_policy(
     risk: str,
     y: np.ndarray,
     score: np.ndarray,
+    weight: np.ndarray,
     actions: tuple[ActionSpec, ...],
     *,
-    min_support: int,
-    weight: np.ndarray | None = None,
+    population_scores: np.ndarray,
+    confidence: float,
+    calibrator: Calibrator | None = None,
 ) -> RiskPolicy:
-    resolved = []
-    floor = -np.inf
-    for a in actions:
-        t, p, tp = threshold_for_precision(y, score, a.target_precision, min_support, weight)
-        note = ""
-        if t is None:
-            note = "target precision not reached on validation: action disabled"
-        elif t < floor:
-            # A heavier action never fires below a lighter one.
-            t = float(floor)
-            note = "raised to the threshold of the lighter action before it"
-        if t is not None:
-            floor = t
-        resolved.append(
-            ActionRule(
-                name=a.name,
-                description=a.description,
-                requires_human=a.requires_human,
-                target_precision=a.target_precision,
-                threshold=t,
-                validation_precision=p,
-                validation_true_positives=tp,
-                note=note,
-            )
+    """Thresholds for ``risk`` from out-of-fold margins ``score`` and labels ``y``; the budget is
+    judged on ``population_scores``, the refit model's margins of the reference population."""
+    tail = _Tail.of(np.asarray(y), np.asarray(score, dtype=np.float64), np.asarray(weight, dtype=np.float64))
+    pop = np.sort(np.asarray(population_scores, dtype=np.float64))
+    resolved: dict[str, ActionRule] = {}
+    upper = np.inf
+    for spec in reversed(actions):
+        floor = _lowest_margin_with(calibrator, spec.min_probability)
+        rule = _fit_band(spec, tail, upper, pop, confidence, floor)
+        if rule.threshold is not None:
+            upper = rule.threshold
+        resolved[spec.name] = rule
+    rules = [resolved[a.name] for a in actions]
+    policy = RiskPolicy(risk, tuple(_fallback_note(rules, i) for i in range(len(rules))))
+    return policy if calibrator is None else with_threshold_scores(policy, calibrator)
+
+
+def _lowest_margin_with(calibrator: Calibrator | None, probability: float) -> float:
+    """The lowest margin the calibrator gives at least ``probability`` (-inf: no floor)."""
+    if calibrator is None or probability <= 0:
+        return -np.inf
+    xs, ys = np.asarray(calibrator.x), np.asarray(calibrator.y)
+    at = np.flatnonzero(ys >= probability)
+    if not len(at):
+        return np.inf
+    i = int(at[0])
+    if i == 0:
+        return -np.inf
+    # Between two knots the calibrator is linear: the margin where it crosses ``probability``.
+    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+    return float(x0 + (probability - y0) * (x1 - x0) / (y1 - y0)) if y1 > y0 else float(x1)
+
+
+def _share_at_or_above(pop: np.ndarray, t: float) -> float:
+    return float((len(pop) - np.searchsorted(pop, t, side="left")) / len(pop)) if len(pop) else 0.0
+
+
+def _fit_band(
+    spec: ActionSpec, tail: _Tail, upper: float, pop: np.ndarray, confidence: float, floor: float
+) -> ActionRule:
+    above = tail.above(upper)
+    best: tuple[float, float, float, int] | None = None
+    over_budget = False
+    below_floor = False
+    for i in np.flatnonzero(tail.values < upper):
+        t = float(tail.values[i])
+        if t < floor:
+            below_floor = True
+            break  # lower thresholds reach accounts more likely innocent than not
+        if _share_at_or_above(pop, t) > spec.max_share:
+            over_budget = True
+            break  # lower thresholds only reach more accounts
+        sw, swy, sw2 = tail.sum_w[i] - above[0], tail.sum_wy[i] - above[1], tail.sum_w2[i] - above[2]
+        p, low = precision_bounds(sw, swy, sw2, confidence)
+        if low >= spec.target_precision:
+            best = (t, p, low, int(tail.rows[i] - above[3]))
+    common = {
+        "name": spec.name,
+        "description": spec.description,
+        "requires_human": spec.requires_human,
+        "target_precision": spec.target_precision,
+        "max_share": spec.max_share,
+        "requires_prior_remedy": spec.requires_prior_remedy,
+    }
+    if best is None:
+        why = (
+            f"no band of scores reaches precision {spec.target_precision} at the {confidence:.0%} lower bound"
+            + (f" within the budget of {spec.max_share:.1%} of accounts" if over_budget else "")
+            + (f" where the calibrated probability is at least {spec.min_probability}" if below_floor else "")
         )
-    return RiskPolicy(risk, tuple(resolved))
+        return ActionRule(threshold=None, note=why, **common)
+    t, p, low, n = best
+    return ActionRule(
+        threshold=t,
+        band_precision=p,
+        band_precision_low=low,
+        band_labels=n,
+        population_share=_share_at_or_above(pop, t),
+        **common,
+    )
 
 
-def assemble_policy(per_risk: dict[str, RiskPolicy], *, min_families_for_human: int, top_k: int) -> Policy:
-    return Policy(per_risk, min_families_for_human=min_families_for_human, top_k_reasons=top_k)
+def _fallback_note(rules: list[ActionRule], i: int) -> ActionRule:
+    """A data-level remedy without a band still applies above the next heavier threshold: say so."""
+    rule = rules[i]
+    if rule.threshold is not None or rule.requires_human:
+        return rule
+    heavier = next((r for r in rules[i + 1 :] if r.threshold is not None), None)
+    if heavier is None:
+        return rule
+    return replace(
+        rule,
+        note=f"{rule.note}; applies above {heavier.name}'s threshold to accounts a heavier action does not reach",
+    )
+
+
+def with_threshold_scores(policy: RiskPolicy, calibrator: Calibrator) -> RiskPolicy:
+    """Each enabled threshold with the calibrated probability at it (for people to read)."""
+    return RiskPolicy(
+        policy.risk,
+        tuple(
+            a
+            if a.threshold is None
+            else replace(a, threshold_score=float(calibrator.apply(np.array([a.threshold]))[0]))
+            for a in policy.actions
+        ),
+    )
+
+
+def assemble_policy(
+    per_risk: dict[str, RiskPolicy], *, min_families_for_human: int, top_k: int, max_single_feature_share: float
+) -> Policy:
+    return Policy(
+        per_risk,
+        min_families_for_human=min_families_for_human,
+        top_k_reasons=top_k,
+        max_single_feature_share=max_single_feature_share,
+    )

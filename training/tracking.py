@@ -77,10 +77,15 @@ def log_training(
             {
                 r: {
                     "metrics": rep.metrics,
+                    "per_fold": rep.evaluation.per_fold,
+                    "intervals": rep.evaluation.intervals,
                     "baselines": rep.baselines,
+                    "actions_out_of_fold": rep.actions,
                     "hard_negatives": rep.hard_negatives,
-                    "split": rep.split,
-                    "training_log": rep.log,
+                    "backtest": rep.backtest,
+                    "unlabelled": rep.unlabelled,
+                    "groups": rep.groups,
+                    "labels": rep.labels,
                 }
                 for r, rep in result.reports.items()
             },

@@ -26,51 +26,91 @@ from reviewguard.errors import ModelLoadError
 from reviewguard.model.policy import Policy
 
 BUNDLE_FORMAT = "reviewguard-model"
-BUNDLE_FORMAT_VERSION = 1
+# 2: missing values scored as their least-risky value (reviewguard.model.explain), calibrators with
+# intervals, action budgets and escalation rules in the policy. A version-1 model scored missing
+# values through LightGBM's learned missing branch and cannot keep that promise: it must be retrained.
+BUNDLE_FORMAT_VERSION = 2
 _REFUSED_SUFFIXES = (".pkl", ".pickle", ".joblib", ".cloudpickle", ".dill", ".npy", ".npz")
 
 
 @dataclass
 class Calibrator:
-    """Maps a raw margin (log-odds) to a calibrated probability."""
+    """Isotonic steps from a raw margin (log-odds) to a probability, with an interval per step.
 
-    method: str  # "platt" or "isotonic"
-    params: dict[str, Any]
+    Each step's probability is the mean of a Beta posterior (Jeffreys prior) on
+    the step's weighted counts, taken at their effective sample size, so no
+    score is exactly 0 or 1 and a step fitted on few labels has a wide interval.
+    Between knots the three curves are interpolated linearly.
+    """
+
+    x: list[float]
+    y: list[float]
+    low: list[float]
+    high: list[float]
+    level: float
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
-        raw = np.asarray(raw, dtype=np.float64)
-        if self.method == "platt":
-            from scipy.special import expit
+        return np.interp(np.asarray(raw, dtype=np.float64), self.x, self.y)
 
-            return np.asarray(expit(self.params["a"] * raw + self.params["b"]), dtype=np.float64)
-        if self.method == "isotonic":
-            return np.interp(raw, self.params["x"], self.params["y"])
-        raise ModelLoadError(f"unknown calibration method {self.method!r}")
+    def interval(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raw = np.asarray(raw, dtype=np.float64)
+        return np.interp(raw, self.x, self.low), np.interp(raw, self.x, self.high)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "params": self.params}
+        return {
+            "method": "isotonic-beta",
+            "level": self.level,
+            "x": self.x,
+            "y": self.y,
+            "low": self.low,
+            "high": self.high,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibrator:
-        return cls(d["method"], d["params"])
+        if d.get("method") != "isotonic-beta":
+            raise ModelLoadError(f"unknown calibration method {d.get('method')!r}")
+        return cls(
+            [float(v) for v in d["x"]],
+            [float(v) for v in d["y"]],
+            [float(v) for v in d["low"]],
+            [float(v) for v in d["high"]],
+            float(d["level"]),
+        )
 
 
 @dataclass
 class Reference:
-    """A feature's distribution in the training population, for percentiles and drift."""
+    """A feature's distribution in the reference population, for percentiles and drift."""
 
-    quantiles: list[float | None]  # 0th..100th percentile of non-null values
-    null_share: float
+    quantiles: list[float | None]  # 0th..100th percentile of the accounts that have a value
+    null_share: float  # share of accounts with no value
     p99: float | None
 
     def percentile(self, value: float | None) -> float | None:
-        """Share of the population (in percent) at or below ``value``; None for a null value."""
+        """Share of **all** accounts (in percent) with a value at or below ``value``; None for no value.
+
+        Accounts with no value are in the denominator and never "at or below":
+        a value that nearly half of the platform cannot have (no reviews, no
+        likes) is not the 100th percentile. ``null_share`` says how many those are.
+        """
         if value is None or not np.isfinite(value):
             return None
         qs = np.array([q for q in self.quantiles if q is not None], dtype=np.float64)
         if qs.size == 0:
             return None
-        return float(np.searchsorted(qs, value, side="right") * 100.0 / qs.size)
+        among_valued = np.searchsorted(qs, value, side="right") / qs.size
+        return float(among_valued * (1.0 - self.null_share) * 100.0)
+
+    @property
+    def median(self) -> float | None:
+        """The value of the middle account of the whole population: None when most have no value."""
+        if self.null_share >= 0.5 or self.quantiles[50] is None:
+            return None
+        # The middle account overall sits at this quantile of the accounts that have a value.
+        q = 0.5 / (1.0 - self.null_share)
+        valued = [v for v in self.quantiles if v is not None]
+        return float(np.interp(q, np.linspace(0, 1, len(valued)), valued))
 
     def to_dict(self) -> dict[str, Any]:
         return {"quantiles": self.quantiles, "null_share": self.null_share, "p99": self.p99}
@@ -172,9 +212,16 @@ def load_bundle(folder: str | Path) -> Bundle:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as exc:
         raise ModelLoadError(f"{meta_path} is not valid JSON: {exc}") from exc
-    if meta.get("format") != BUNDLE_FORMAT or meta.get("format_version") != BUNDLE_FORMAT_VERSION:
+    if meta.get("format") != BUNDLE_FORMAT:
+        raise ModelLoadError(f"{folder}: not a reviewguard model (format {meta.get('format')!r})")
+    if meta.get("format_version") != BUNDLE_FORMAT_VERSION:
         raise ModelLoadError(
-            f"{folder}: unsupported bundle format {meta.get('format')!r} v{meta.get('format_version')!r}"
+            f"{folder}: model format v{meta.get('format_version')!r}, this reviewguard reads v{BUNDLE_FORMAT_VERSION}"
+            + (
+                " (v1 models let a missing value raise a score; retrain it with this version)"
+                if meta.get("format_version") == 1
+                else ""
+            )
         )
     risks = {}
     for risk, r in meta["risks"].items():

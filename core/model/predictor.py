@@ -26,7 +26,8 @@ import pyarrow as pa
 from reviewguard.errors import ContractError, ModelLoadError
 from reviewguard.features import BY_NAME, CONTEXT_FAMILIES, FEATURE_SET_VERSION
 from reviewguard.model.bundle import Bundle, Reference, RiskModel
-from reviewguard.model.policy import NO_ACTION
+from reviewguard.model.explain import TreeModel
+from reviewguard.model.policy import NO_ACTION, Evidence
 
 Explain = Literal["flagged", "all", "none"]
 
@@ -46,9 +47,12 @@ SCORE_SCHEMA = pa.schema(
         ("account_id", pa.string()),
         ("risk", pa.string()),
         ("score", pa.float64()),
+        ("score_low", pa.float64()),
+        ("score_high", pa.float64()),
         ("raw_score", pa.float64()),
         ("action", pa.string()),
         ("requires_human", pa.bool_()),
+        ("action_note", pa.string()),
         ("base_value", pa.float64()),
         ("contributions", pa.string()),
         ("reasons", pa.list_(REASON_TYPE)),
@@ -94,14 +98,18 @@ class Predictor:
         self.model_uri = model_uri
         self.model_version = model_version
         self.policy = bundle.policy
+        # Missing values are scored at their least-risky value and are no player in the explanation.
+        self.trees = {
+            risk: TreeModel(m.booster, [BY_NAME[f].direction for f in m.features]) for risk, m in bundle.risks.items()
+        }
 
     @property
     def risks(self) -> list[str]:
         return sorted(self.bundle.risks)
 
     def raw_scores(self, risk: str, features: pd.DataFrame) -> np.ndarray:
-        m = self.bundle.risks[risk]
-        return np.asarray(m.booster.predict(self.matrix(m, features), raw_score=True), dtype=np.float64)
+        tree = self.trees[risk]
+        return tree.raw_score(tree.fill(self.matrix(self.bundle.risks[risk], features)))
 
     @staticmethod
     def matrix(m: RiskModel, features: pd.DataFrame) -> np.ndarray:
@@ -111,8 +119,8 @@ class Predictor:
         return features[m.features].to_numpy(dtype=np.float64, na_value=np.nan)
 
     def explain_rows(self, m: RiskModel, x: np.ndarray) -> np.ndarray:
-        """Exact tree SHAP values; the last column is the expected value (base)."""
-        return np.asarray(m.booster.predict(x, pred_contrib=True), dtype=np.float64)
+        """Exact tree SHAP values of raw rows (missing features get exactly 0); the last column is the base."""
+        return self.trees[m.risk].contributions(x)
 
     def predict(
         self,
@@ -147,29 +155,32 @@ class Predictor:
 
     def _predict_risk(self, risk: str, features: pd.DataFrame, explain: Explain, top_k: int) -> pd.DataFrame:
         m = self.bundle.risks[risk]
+        tree = self.trees[risk]
         x = self.matrix(m, features)
-        raw = np.asarray(m.booster.predict(x, raw_score=True), dtype=np.float64)
+        raw = tree.raw_score(tree.fill(x))
         score = m.calibrator.apply(raw)
+        low, high = m.calibrator.interval(raw)
         ladder = self.policy[risk]
-        # Explained: rows the two-families rule must check (they reach an action
-        # that needs a human), and the rows the caller wants to read.
-        flagged = score >= ladder.lowest_threshold
-        need = score >= ladder.lowest_human_threshold
+        # Explained: rows the human gates must check (they reach an action that needs a
+        # human), and the rows the caller wants to read.
+        flagged = raw >= ladder.lowest_threshold
+        need = raw >= ladder.lowest_human_threshold
         if explain == "all":
             need[:] = True
         elif explain == "flagged":
             need |= flagged
         n = len(x)
         # Only the explained rows get contributions; ``position`` maps a row to
-        # its line in ``contrib`` (a full n x features matrix of NaN cost more
-        # than the prediction itself at a million rows).
-        contrib = self.explain_rows(m, x[need]) if need.any() else np.empty((0, len(m.features) + 1))
+        # its line in ``contrib`` (a full n x features matrix cost more than the
+        # prediction itself at a million rows).
+        contrib = tree.contributions(x[need]) if need.any() else np.empty((0, len(m.features) + 1))
         position = np.cumsum(need) - 1
         # The evidence families come from the policy's top reasons; the shown reasons
         # from the caller's ``top_k``. One ranking serves both when they are equal.
         rule_top = _top_contributions(contrib, self.policy.top_k_reasons)
         shown_top = rule_top if top_k == self.policy.top_k_reasons else _top_contributions(contrib, top_k)
         family = np.array([BY_NAME[f].family for f in m.features], dtype=object)
+        prior_remedy = _prior_remedy(risk, features)
 
         # Rows below every threshold (nearly all of them) get no action and no
         # explanation; only flagged and explained rows go through Python one by one.
@@ -177,14 +188,17 @@ class Predictor:
         action_code = {a.name: k for k, a in enumerate(ladder.actions, start=1)}
         action = np.zeros(n, dtype=np.int8)
         human = np.zeros(n, dtype=bool)
+        notes = np.empty(n, dtype=object)
+        notes.fill("")
         base = np.full(n, np.nan)
         contributions = np.empty(n, dtype=object)
         reasons = np.empty(n, dtype=object)
         reasons.fill(_NO_REASONS)
         for i in np.flatnonzero(need | flagged):
             k = int(position[i]) if need[i] else -1
-            families = set(family[rule_top[k]]) - CONTEXT_FAMILIES if k >= 0 else None
-            act = ladder.choose(float(score[i]), families, self.policy.min_families_for_human)
+            evidence = _evidence(m.features, contrib[k], rule_top[k], family, bool(prior_remedy[i])) if k >= 0 else None
+            act, note = self.policy.choose(risk, float(raw[i]), evidence or Evidence(None, prior_remedy=False))
+            notes[i] = note
             if act is not None:
                 action[i] = action_code[act.name]
                 human[i] = act.requires_human
@@ -199,9 +213,12 @@ class Predictor:
                 "account_id": features["account_id"].astype("str").array,
                 "risk": _constant_text(risk, n),
                 "score": score,
+                "score_low": low,
+                "score_high": high,
                 "raw_score": raw,
                 "action": _text(pa.DictionaryArray.from_arrays(pa.array(action), pa.array(action_names))),
                 "requires_human": human,
+                "action_note": _text(pa.array(notes, type=pa.string())),
                 "base_value": pd.arrays.FloatingArray(base, np.isnan(base)),
                 "contributions": contributions,
                 "reasons": reasons,
@@ -237,6 +254,36 @@ def _text(values: pa.Array) -> pd.api.extensions.ExtensionArray:
 
 def _constant_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
     return _text(pa.repeat(pa.scalar(value, pa.string()), n))
+
+
+def _evidence(
+    features: list[str], contrib: np.ndarray, top: np.ndarray, family: np.ndarray, prior_remedy: bool
+) -> Evidence:
+    """What the human gates read from one explained row."""
+    positive = np.clip(contrib[:-1], 0.0, None)
+    total = float(positive.sum())
+    j = int(np.argmax(positive))
+    return Evidence(
+        families=frozenset(set(family[top]) - CONTEXT_FAMILIES),
+        top_feature=features[j] if total > 0 else None,
+        top_share=float(positive[j] / total) if total > 0 else None,
+        prior_remedy=prior_remedy,
+    )
+
+
+def _prior_remedy(risk: str, features: pd.DataFrame) -> np.ndarray:
+    """Per row: a lighter remedy for ``risk`` was applied before and the behaviour went on after it.
+
+    Read from the escalation features of the registry when the table carries them; a table
+    without them (no enforcement history known) never lets an action that needs one through.
+    """
+    from reviewguard.features import ESCALATION_FEATURES
+
+    names = ESCALATION_FEATURES.get(risk)
+    if names is None or any(n not in features.columns for n in names):
+        return np.zeros(len(features), dtype=bool)
+    remedies, behaviour_after = (features[n].to_numpy(dtype=np.float64, na_value=0.0) for n in names)
+    return (remedies > 0) & (behaviour_after > 0)
 
 
 def _top_contributions(contrib: np.ndarray, top_k: int) -> list[np.ndarray]:
