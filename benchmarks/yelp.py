@@ -113,7 +113,7 @@ def run_dataset(name: str, path: Path, work: Path) -> dict:  # type: ignore[type
         "time_split": {
             "test_accounts": len(test),
             "test_positives": int(y.sum()),
-            **result.reports["review_spam"].split,
+            "backtest": result.reports["review_spam"].backtest,
         },
         "seconds": {
             "adapter_and_features": round(t_features, 1),

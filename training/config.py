@@ -84,7 +84,7 @@ class TrainConfig:
     seed: int
     backtest: BacktestConfig
     unlabelled: UnlabelledConfig
-    # LightGBM's own parameters (its schema, passed through), plus n_estimators and early_stopping_rounds.
+    # LightGBM's own parameters (its schema, passed through), plus n_estimators (the most trees allowed).
     lightgbm: dict[str, Any]
     calibration: CalibrationConfig
     evaluation: EvaluationConfig

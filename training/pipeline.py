@@ -165,7 +165,7 @@ def _train_risk(
     unlabelled = rows["source"].to_numpy() == UNLABELLED_SOURCE
     oof = np.full(len(rows), np.nan)
     oof[s] = cross_calibrate(bt.margin[s], y[s], w[s], groups, level)
-    pu = {"applied": bool(unlabelled.any()), "unlabelled_rows": int(unlabelled.sum())}
+    pu: dict[str, Any] = {"applied": bool(unlabelled.any()), "unlabelled_rows": int(unlabelled.sum())}
     # Labels the decisions are judged on: under positive-unlabelled learning an unlabelled row
     # counts as the uncaught abuser it may be; otherwise the labels themselves.
     judged_y = y.astype(np.float64)

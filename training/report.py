@@ -131,8 +131,8 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
     lines += [
         "",
         f"Backtest: {len(bt['folds'])} rolling-origin folds; the fold models and the refit model have "
-        f"{bt['chosen_rounds']} trees (99% of the fall in the folds' mean held-out loss, each fold's curve on the latest "
-        "labels of its own training period). " + " ".join(bt["notes"]),
+        f"{bt['chosen_rounds']} trees (99% of the fall in the folds' mean held-out loss, each fold's curve "
+        "on the latest labels of its own training period). " + " ".join(bt["notes"]),
         "",
         "| fold | judged from | to | trained on | judged | trees |",
         "|---|---|---|---|---|---|",

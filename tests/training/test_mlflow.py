@@ -102,7 +102,7 @@ def test_train_register_load_by_alias_against_a_real_server(server: Server, trai
     run = client.get_run(logged["run_id"])
     assert run.data.tags["feature_set_version"] == trained.bundle.feature_set_version
     assert run.data.tags["data_fingerprint"] == trained.data_fingerprint
-    assert "extortion/test_roc_auc" in run.data.metrics
+    assert "extortion/oof_roc_auc" in run.data.metrics
     arts = {a.path for a in client.list_artifacts(logged["run_id"], "plots/extortion")}
     assert {
         "plots/extortion/pr_curve.png",
@@ -197,25 +197,36 @@ def test_cli_end_to_end_on_a_local_sqlite_store(train_platform: Path, tmp_path: 
 def test_promote_moves_champion_only_when_no_risk_gets_worse(
     trained, train_dataset, populations, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    import pandas as pd
+
+    from reviewguard.engine import connect
+    from reviewguard.reader import open_dataset
     from reviewguard.training.pipeline import train_models
+
+    # Models trained on the labels decided before a date, judged on the decisions after it.
+    early = tmp_path / "early"
+    shutil.copytree(train_dataset.root, early)
+    labels = pd.read_parquet(early / "labels.parquet")
+    cut = labels["decided_at"].quantile(0.7)
+    labels[labels["decided_at"] <= cut].to_parquet(early / "labels.parquet", index=False)
+    early_ds = open_dataset(connect(), early)
+    strong = train_models(early_ds, load_config(), populations=populations)
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {"MLFLOW_TRACKING_URI": uri}
     client = connect_tracking(uri)
-    log_training(trained, load_config().raw, experiment="p", register_as="rg", data_path="x", client=client)
-    weak_cfg = load_config(
-        overrides={
-            "lightgbm": {"num_leaves": 2, "n_estimators": 1, "early_stopping_rounds": 1, "feature_fraction": 0.2}
-        }
-    )
-    weak = train_models(train_dataset, weak_cfg, populations=populations)
+    log_training(strong, load_config().raw, experiment="p", register_as="rg", data_path="x", client=client)
+    weak_cfg = load_config(overrides={"lightgbm": {"num_leaves": 2, "n_estimators": 1, "feature_fraction": 0.2}})
+    weak = train_models(early_ds, weak_cfg, populations=populations)
     log_training(weak, weak_cfg.raw, experiment="p", register_as="rg", data_path="x", client=client)
     runner = CliRunner()
     r = runner.invoke(app, ["promote", "rg", "--data", str(train_dataset.root)], env=env)
     assert r.exit_code == 1, r.output
     assert "not promoted" in r.output and "worse beyond the tolerance" in r.output
     assert str(client.get_model_version_by_alias("rg", CHAMPION).version) == "1"
-    log_training(trained, load_config().raw, experiment="p", register_as="rg", data_path="x", client=client)
+    log_training(strong, load_config().raw, experiment="p", register_as="rg", data_path="x", client=client)
     r = runner.invoke(app, ["promote", "rg", "--data", str(train_dataset.root)], env=env)
     assert r.exit_code == 0, r.output
     assert "promoted: rg champion is now version 3" in r.output

@@ -1,0 +1,99 @@
+"""Robust learning on the labels platforms really have (issue 13), on three seeds.
+
+Each platform's labels come only from complaint queues and moderators' reviews (no random audit),
+a few dozen positives per risk; the model trains with the defaults and scores every account.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from reviewguard.features import ESCALATION_FEATURES
+
+ORDINARY = {"ordinary", "unhappy_customer", "power_liker"}
+
+
+def test_defaults_train_from_a_few_dozen_complaint_labels(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    for risk, r in complaints_run.result.reports.items():
+        by_source = r.labels["by_source"]
+        assert "random_audit" not in by_source and by_source.get("unlabelled_sample", 0) > 0, by_source
+        assert r.unlabelled["applied"] and 0 < r.unlabelled["label_coverage_c"] <= 1
+        assert 10 <= r.labels["positives"] <= 150, (risk, r.labels)
+        # Ranking on the later decisions: every judged label scored by a model that never saw it.
+        assert r.metrics["roc_auc"] > 0.85, (complaints_run.seed, risk, r.metrics)
+
+
+def test_ordinary_accounts_get_no_action_beyond_monitoring(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    s = complaints_run.scores.merge(complaints_run.populations, on="account_id")
+    ordinary = s[s["population"].isin(ORDINARY)]
+    acted = ordinary.loc[~ordinary["action"].isin(["none", "monitor"]), "account_id"].nunique()
+    assert acted <= 0.01 * ordinary["account_id"].nunique(), (complaints_run.seed, acted)
+
+
+def test_missing_values_are_never_evidence(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    s, features = complaints_run.scores, complaints_run.features.set_index("account_id")
+    explained = s[s["base_value"].notna()]
+    assert len(explained) > 0
+    for row in explained.itertuples():
+        contrib = json.loads(row.contributions)
+        values = features.loc[row.account_id, list(contrib)]
+        null_sum = sum(c for f, c in contrib.items() if pd.isna(values[f]))
+        assert null_sum <= 0.0, (row.account_id, row.risk, null_sum)
+        assert all(r["value"] is not None for r in row.reasons), (row.account_id, row.reasons)
+
+
+def test_scores_carry_an_interval_and_are_never_certain(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    s = complaints_run.scores
+    assert ((s["score"] > 0) & (s["score"] < 1)).all()
+    assert ((s["score_low"] <= s["score"]) & (s["score"] <= s["score_high"])).all()
+    assert (s["score_high"] - s["score_low"] > 0).all()
+
+
+def test_the_ladder_is_graduated_and_within_its_budgets(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    s = complaints_run.scores
+    policy = complaints_run.result.bundle.policy
+    n_accounts = s["account_id"].nunique()
+    for risk in policy.risks:
+        ladder = policy[risk]
+        thresholds = [a.threshold for a in ladder.enabled]
+        assert thresholds == sorted(set(thresholds)), (risk, thresholds)
+        counts = s[s["risk"] == risk]["action"].value_counts()
+        remedies = [a for a in ladder.actions if not a.requires_human and a.name != "monitor"]
+        assert any(a.enabled for a in remedies), (complaints_run.seed, risk, ladder)
+        remedy_count = sum(int(counts.get(a.name, 0)) for a in remedies)
+        heaviest = ladder.actions[-1]
+        # Never more heavy actions than remedies; strictly fewer whenever anything is done. (A
+        # threshold fitted on the labels' decision times can reach nobody at the as-of: on seed 29
+        # the caught extortionists have gone quiet by then.)
+        heavy = int(counts.get(heaviest.name, 0))
+        assert heavy < remedy_count or heavy == remedy_count == 0, (risk, counts.to_dict())
+        for a in ladder.actions:
+            # The training-time estimate and the scored population both hold the budget.
+            if a.population_share is not None:
+                assert a.population_share <= a.max_share
+            assert counts.get(a.name, 0) <= 2 * a.max_share * n_accounts, (risk, a.name, counts.to_dict())
+
+
+def test_no_human_action_without_an_earlier_lighter_remedy(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    s = complaints_run.scores
+    human = s[s["requires_human"] & (s["risk"] == "fake_engagement")]
+    names = ESCALATION_FEATURES.get("fake_engagement")
+    if names is None:
+        # No enforcement history is known: no member gets a sanction a lighter remedy did not precede.
+        assert human.empty
+        return
+    f = complaints_run.features.set_index("account_id").loc[human["account_id"]]
+    assert ((f[names[0]] > 0) & (f[names[1]] > 0)).all()
+
+
+def test_the_report_states_rates_and_uncertainty(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    from reviewguard.training.report import report_markdown
+
+    text = report_markdown(complaints_run.result)
+    assert "Positive-unlabelled" in text and "population share / budget" in text
+    assert "weighted to the population (unweighted beside it)" in text
+    for r in complaints_run.result.reports.values():
+        assert np.isfinite(r.metrics["roc_auc_unweighted"]) and r.groups["links_cut"] >= 0

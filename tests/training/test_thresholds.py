@@ -1,0 +1,122 @@
+"""Fitting the ladder: bands, lower confidence bounds, budgets, the probability floor; PU helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reviewguard.training.config import ActionSpec, load_config
+from reviewguard.training.learner import best_rounds, fit_calibrator
+from reviewguard.training.thresholds import fit_risk_policy, precision_bounds
+from reviewguard.training.unlabelled import presumed_labels, sample_unlabelled
+
+SPECS = (
+    ActionSpec("monitor", 0.5, False, "", 0.05, False, min_probability=0.0),
+    ActionSpec("remedy", 0.8, False, "", 0.01, False),
+    ActionSpec("human", 0.9, True, "", 0.002, True),
+)
+
+
+def _labels(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    # Labels enriched in abuse (as labelled sets are): most ordinary, a quarter from the abusive mode.
+    rng = np.random.default_rng(seed)
+    margin = np.r_[rng.normal(0, 2, n), rng.normal(6, 1, n // 4)]
+    y = (rng.random(len(margin)) < 1 / (1 + np.exp(-3 * (margin - 4)))).astype(int)
+    return y, margin
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_each_enabled_band_reaches_its_target_at_the_lower_bound_within_budget(seed: int) -> None:
+    y, margin = _labels(seed)
+    w = np.ones(len(y))
+    rng = np.random.default_rng(seed + 10)
+    population = np.r_[rng.normal(0, 2, 50_000), rng.normal(6, 1, 80)]
+    cal = fit_calibrator(margin, y, w, 0.9)
+    policy = fit_risk_policy("r", y, margin, w, SPECS, population_scores=population, confidence=0.95, calibrator=cal)
+    enabled = [a for a in policy.actions if a.threshold is not None]
+    assert len(enabled) >= 2, policy
+    thresholds = [a.threshold for a in enabled]
+    assert thresholds == sorted(set(thresholds))  # strictly increasing up the ladder
+    uppers = [*thresholds[1:], np.inf]
+    for a, upper in zip(enabled, uppers, strict=True):
+        band = (margin >= a.threshold) & (margin < upper)
+        p, low = precision_bounds(float(band.sum()), float(y[band].sum()), float(band.sum()), 0.95)
+        assert low >= a.target_precision and a.band_precision == pytest.approx(p)
+        assert (population >= a.threshold).mean() <= a.max_share
+        assert a.population_share == pytest.approx((population >= a.threshold).mean())
+        spec = next(s for s in SPECS if s.name == a.name)
+        assert a.threshold_score is not None and a.threshold_score >= spec.min_probability - 1e-9
+
+
+def test_an_action_no_band_can_justify_is_disabled_with_the_reason() -> None:
+    y, margin = _labels(4)
+    w = np.ones(len(y))
+    # A budget of 0.01% of a population that scores high everywhere: nothing fits.
+    strict = (SPECS[0], SPECS[1], ActionSpec("human", 0.9, True, "", 0.0001, True))
+    policy = fit_risk_policy("r", y, margin, w, strict, population_scores=margin + 5, confidence=0.95)
+    human = policy.action("human")
+    assert human.threshold is None and "budget of 0.0% of accounts" in human.note
+
+
+def test_the_probability_floor_keeps_a_remedy_off_accounts_more_likely_innocent() -> None:
+    # A pure top (every label positive) above a long mixed tail: the band's average stays high far
+    # below the point where single accounts are more likely innocent than not.
+    rng = np.random.default_rng(5)
+    margin = np.r_[rng.uniform(3, 4, 200), rng.uniform(-3, 3, 2000)]
+    y = np.r_[np.ones(200, int), (rng.random(2000) < 0.1).astype(int)]
+    w = np.ones(len(y))
+    cal = fit_calibrator(margin, y, w, 0.9)
+    spec = (ActionSpec("remedy", 0.6, False, "", 1.0, False),)
+    loose = fit_risk_policy("r", y, margin, w, spec, population_scores=margin, confidence=0.95)
+    floored = fit_risk_policy("r", y, margin, w, spec, population_scores=margin, confidence=0.95, calibrator=cal)
+    assert loose.actions[0].threshold is not None and floored.actions[0].threshold is not None
+    assert float(cal.apply(np.array([loose.actions[0].threshold]))[0]) < 0.5
+    assert floored.actions[0].threshold > loose.actions[0].threshold
+    assert floored.actions[0].threshold_score is not None and floored.actions[0].threshold_score >= 0.5
+
+
+def test_weighted_precision_bound_is_as_uncertain_as_its_effective_sample() -> None:
+    # 37 positives of weight 1 and one row of weight 25: the bound is that of ~6 rows, not 38.
+    p, low = precision_bounds(62.0, 62.0, 37.0 + 625.0, 0.95)
+    _, low_38 = precision_bounds(38.0, 38.0, 38.0, 0.95)
+    assert p == 1.0 and low < 0.8 < low_38
+
+
+def test_best_rounds_reaches_most_of_the_fall_in_loss_with_fewest_trees() -> None:
+    trees = np.arange(1, 601)
+    curve = 0.2 + 0.5 * np.exp(-trees / 40)
+    chosen = best_rounds([curve, curve + 0.01])
+    fall = curve[0] - curve
+    assert fall[chosen - 1] >= 0.99 * fall.max() and fall[chosen - 2] < 0.99 * fall.max()
+    assert best_rounds([np.full(50, 0.3)]) == 1  # nothing learned: one tree, not fifty
+
+
+def test_presumed_labels_count_likely_uncaught_abusers_and_keep_labels() -> None:
+    y = np.array([1, 0, 0, 0])
+    score = np.array([0.9, 0.9, 0.5, 0.01])
+    unlabelled = np.array([False, False, True, True])
+    out = presumed_labels(y, score, unlabelled, c=0.5)
+    assert out[0] == 1 and out[1] == 0  # labelled rows keep their labels
+    assert out[2] == 1.0 and 0 < out[3] < 0.02  # (1-c)/c * g/(1-g), clipped to [0, 1]
+    np.testing.assert_array_equal(presumed_labels(y, score, unlabelled, float("nan")), y)
+
+
+def test_unlabelled_sample_draws_only_unlabelled_accounts_that_existed() -> None:
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"a{i}" for i in range(100)],
+            "created_at": pd.date_range("2026-01-01", periods=100, freq="D"),
+        }
+    )
+    labels = pd.DataFrame(
+        {"account_id": ["a1", "a2"], "decided_at": pd.to_datetime(["2026-02-01", "2026-03-01"]), "label": [1, 0]}
+    )
+    cfg = load_config()
+    drawn = sample_unlabelled(labels, accounts, cfg, risk="r", seed=1)
+    again = sample_unlabelled(labels, accounts, cfg, risk="r", seed=1)
+    pd.testing.assert_frame_equal(drawn, again)
+    assert not drawn["account_id"].isin(["a1", "a2"]).any() and (drawn["label"] == 0).all()
+    created = drawn.merge(accounts, on="account_id")
+    assert (created["created_at"] < created["decided_at"]).all()
+    assert drawn["weight"].iloc[0] == pytest.approx(98 / len(drawn))
