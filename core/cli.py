@@ -337,8 +337,16 @@ def score(
         str, typer.Option(help="duckdb (one machine, one Parquet file) or pyspark (a folder of Parquet parts).")
     ] = "duckdb",
     quarantine: Quarantine = None,
+    allow_over_budget: Annotated[
+        bool, typer.Option(help="Exit 0 even when an action reaches more than twice its budgeted share of accounts.")
+    ] = False,
 ) -> None:
-    """Score every account with the model, with reasons for the flagged ones."""
+    """Score every account with the model, with reasons for the flagged ones.
+
+    Prints each action's share of the accounts against its budget (the policy's ``max_share``) and
+    exits with status 3 when one is more than twice its budget, so a broken model or broken data
+    cannot silently act on a platform (the scores file is complete either way).
+    """
     from reviewguard.features import default_as_of
     from reviewguard.model.store import load_predictor
 
@@ -373,6 +381,16 @@ def score(
     out.print(f"scored {summary['accounts']:,} accounts as of {summary['as_of']} -> {out_file}", highlight=False)
     acts = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["actions"].items()))
     out.print(f"actions (account x risk): {acts}", highlight=False)
+    over = []
+    for rate in summary["rates"]:
+        flag = "  OVER TWICE THE BUDGET" if rate.over_budget else ""
+        out.print(
+            f"  {rate.risk} {rate.action} or heavier: {rate.accounts:,} accounts, {rate.share:.3%} "
+            f"(budget {rate.max_share:.2%}){flag}",
+            highlight=False,
+        )
+        if rate.over_budget:
+            over.append(rate)
     drift = summary["drift"]
     if drift["warnings"]:
         console.print(
@@ -381,6 +399,13 @@ def score(
         )
     else:
         out.print(f"drift: every feature's PSI is below {drift['threshold']} ({summary['drift_file']})")
+    if over and not allow_over_budget:
+        names = ", ".join(f"{r.risk} {r.action} ({r.share:.2%} > 2 x {r.max_share:.2%})" for r in over)
+        console.print(
+            f"[red]error:[/] over budget: {names}; the scores are in {out_file}, but check the model and the "
+            "data before acting on them (--allow-over-budget to accept)"
+        )
+        raise typer.Exit(3)
 
 
 # ------------------------------------------------------------------ datasets

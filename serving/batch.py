@@ -31,6 +31,7 @@ from reviewguard.engine import materialize
 from reviewguard.errors import ReviewguardError
 from reviewguard.features import build_features, cutoffs_at
 from reviewguard.files import write_text_atomic
+from reviewguard.model.policy import action_rates
 from reviewguard.model.predictor import SCORE_SCHEMA, Explain, Predictor, to_arrow
 from reviewguard.reader import Dataset
 
@@ -187,15 +188,22 @@ def score_dataset(
     for name in names:
         if _sha(parts / name) != manifest["parts"][name]["sha256"]:
             raise ReviewguardError(f"{parts / name} changed since it was written; rerun without --resume")
+    by_risk: dict[str, dict[str, int]] = {}
     tmp_out = out.with_name(f".{out.name}.tmp")
     with pq.ParquetWriter(tmp_out, SCORE_SCHEMA, compression="zstd") as writer:
         for name in names:
             table = pq.read_table(parts / name)
             writer.write_table(table)
-            for action, n in pd.Series(table.column("action").to_pylist()).value_counts().items():
+            frame = table.select(["risk", "action"]).to_pandas()
+            for action, n in frame["action"].value_counts().items():
                 summary["actions"][action] = summary["actions"].get(action, 0) + int(n)
+            for (risk, action), n in frame.value_counts().items():
+                by_risk.setdefault(str(risk), {})
+                by_risk[str(risk)][str(action)] = by_risk[str(risk)].get(str(action), 0) + int(n)
     tmp_out.replace(out)
     shutil.rmtree(parts)
+    summary["actions_by_risk"] = by_risk
+    summary["rates"] = action_rates(predictor.policy, by_risk, total)
     summary["drift"] = drift.report()
     summary["drift_file"] = str(write_text_atomic(drift_path(out), json.dumps(summary["drift"], indent=2)))
     summary["as_of"] = as_of.isoformat()

@@ -268,3 +268,35 @@ class Policy:
             max_single_feature_share=float(d.get("max_single_feature_share", 1.0)),
             version=str(d["version"]),
         )
+
+
+@dataclass(frozen=True)
+class ActionRate:
+    """One action's share of the scored accounts (that action or a heavier one) against its budget."""
+
+    risk: str
+    action: str
+    accounts: int
+    share: float
+    max_share: float
+
+    @property
+    def over_budget(self) -> bool:
+        """More than twice the budget: a model or data gone wrong, not a busy day."""
+        return self.share > 2 * self.max_share
+
+
+def action_rates(policy: Policy, counts: dict[str, dict[str, int]], total: int) -> list[ActionRate]:
+    """Per risk and action, the share of ``total`` accounts given that action or a heavier one.
+
+    ``counts``: risk -> action -> accounts (as scored). The budget (``max_share``) bounds the share
+    at or above an action's threshold, so heavier actions count towards a lighter one's share.
+    """
+    out: list[ActionRate] = []
+    for risk, ladder in sorted(policy.risks.items()):
+        got = counts.get(risk, {})
+        heavier = 0
+        for a in reversed(ladder.actions):
+            heavier += int(got.get(a.name, 0))
+            out.append(ActionRate(risk, a.name, heavier, heavier / total if total else 0.0, a.max_share))
+    return out

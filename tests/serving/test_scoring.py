@@ -219,3 +219,34 @@ def test_refuses_a_bundle_with_a_pickle(bundle_dir: Path, tmp_path: Path) -> Non
     (evil / "calibrator.pkl").write_bytes(b"\x80\x04K\x01.")
     with pytest.raises(ModelLoadError, match="refusing to load"):
         load_bundle(evil)
+
+
+def test_score_refuses_to_pass_silently_when_an_action_exceeds_its_budget(
+    train_dataset,
+    bundle_dir: Path,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from dataclasses import replace
+
+    from reviewguard.model.bundle import save_bundle
+    from reviewguard.model.policy import Policy, RiskPolicy
+
+    runner = CliRunner()
+    args = ["score", "--data", str(train_dataset.root), "--explain", "none"]
+    ok = runner.invoke(app, [*args, "--model", str(bundle_dir), "--out", str(tmp_path / "ok.parquet")])
+    assert ok.exit_code == 0, ok.output
+    assert "or heavier:" in ok.output and "OVER TWICE" not in ok.output
+    # A broken model: the lightest fake-engagement action's threshold far below every margin.
+    bundle = load_bundle(bundle_dir)
+    ladder = bundle.policy["fake_engagement"]
+    first = replace(ladder.actions[0], threshold=-1e9)
+    risks = {**bundle.policy.risks, "fake_engagement": RiskPolicy(ladder.risk, (first, *ladder.actions[1:]))}
+    broken = replace(bundle, policy=Policy(risks, bundle.policy.min_families_for_human, bundle.policy.top_k_reasons))
+    folder = save_bundle(broken, tmp_path / "broken")
+    r = runner.invoke(app, [*args, "--model", str(folder), "--out", str(tmp_path / "b.parquet")])
+    assert r.exit_code == 3, r.output
+    assert f"fake_engagement {first.name}" in r.output and "over budget" in r.output
+    assert len(pd.read_parquet(tmp_path / "b.parquet")) > 0  # the file is complete; the exit code warns
+    r = runner.invoke(app, [*args, "--model", str(folder), "--out", str(tmp_path / "c.parquet"), "--allow-over-budget"])
+    assert r.exit_code == 0, r.output
+    assert "OVER TWICE THE BUDGET" in r.output
