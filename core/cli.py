@@ -509,6 +509,28 @@ def case_verify(
     out.print("REPRODUCED: every score and action matches exactly")
 
 
+@case_app.command("decide")
+@friendly_errors
+def case_decide(
+    case_file: Annotated[Path, typer.Argument(help="A case.json written by `case build`.")],
+    decision: Annotated[str, typer.Option(help="upheld, overturned or dismissed.")],
+    by: Annotated[str, typer.Option(help="The moderator's id.")],
+    labels: Annotated[Path, typer.Option(help="Dataset folder whose labels and enforcement tables get the rows.")],
+    note: Annotated[str, typer.Option(help="Why, in the moderator's words.")] = "",
+    risk: Annotated[str | None, typer.Option(help="The risk decided (needed when several have an action).")] = None,
+) -> None:
+    """Record a moderator's decision: a labels row (the next `train` learns from it) and an enforcement row."""
+    from reviewguard.serving.decide import append_decision, decide_case
+
+    case = json.loads(case_file.read_text(encoding="utf-8"))
+    rows = decide_case(case, decision=decision, by=by, note=note, risk=risk)
+    written = append_decision(labels, case, rows)
+    what = f"label {rows.label['label']} ({rows.label['source']})"
+    if rows.enforcement is not None:
+        what += f", enforcement {rows.enforcement['action']} ({rows.enforcement['outcome']})"
+    out.print(f"{case['account_id']} {rows.label['risk']}: {what} -> {', '.join(map(str, written))}", highlight=False)
+
+
 @app.command("config")
 def show_config() -> None:
     """Print the default training configuration (TOML, with comments)."""

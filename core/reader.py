@@ -210,3 +210,26 @@ def read_simulator_truth(root: str | Path) -> pd.DataFrame | None:
     """
     p = Path(root) / "_truth" / "populations.parquet"
     return pd.read_parquet(p, columns=["account_id", "population"]) if p.is_file() else None
+
+
+# Tables that are not behaviour: labels (decisions about accounts) and enforcement (remedies and
+# their appeals). A case's data fingerprint leaves them out, so a later label or appeal does not
+# invalidate an earlier case; what enforcement contributes to a decision is in the case's features,
+# which verification recomputes.
+NOT_BEHAVIOUR = ("labels", "enforcement")
+
+
+def behaviour_fingerprint(root: str | Path) -> str:
+    """SHA-256 over the behaviour tables' files (every contract table but labels and enforcement)."""
+    root = Path(root)
+    h = hashlib.sha256()
+    h.update(f"contract-v{CONTRACT_VERSION}-behaviour".encode())
+    for name in TABLES:
+        if name in NOT_BEHAVIOUR:
+            continue
+        for p in _table_files(root, name):
+            h.update(str(p.relative_to(root)).encode())
+            with open(p, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()

@@ -149,3 +149,79 @@ def extortion_evidence(ds: Dataset, account_id: str, as_of: datetime) -> dict[st
         events.sort(key=lambda e: e["at"] or "")
         timeline.append({"merchant": _hash_id(r.merchant_id), "review_id": str(r.review_id), "events": events})
     return {"negative_reviews": timeline}
+
+
+# What a person has been shown to do: in the Dianping appeal (docs/domain.md) the member liked 91
+# times in one minute in front of the court. A figure at or below it is one a person can produce.
+HUMAN_LIKES_PER_MINUTE = 91
+# A day with likes in more than this many distinct hours and no pause this long has no rest in it:
+# no person is known to keep that up (stated as the reason, not as proof).
+RESTLESS_DAY_HOURS = 20
+RESTFUL_PAUSE_HOURS = 4
+
+
+def human_capacity(ds: Dataset, account_id: str, as_of: datetime) -> dict[str, Any] | None:
+    """The account's like figures beside what a person can do, and which a person could produce."""
+    likes = ds.table("likes")
+    if likes is None:
+        return None
+    lit = ibis.literal(pd.Timestamp(as_of), type="timestamp")
+    mine = likes.filter(
+        (likes.account_id == account_id)
+        & (likes.liked_at < lit)
+        & (likes.liked_at >= lit - ibis.interval(days=LIKES_WINDOW_DAYS))
+    )
+    times = mine.select("liked_at").order_by("liked_at").to_pandas()["liked_at"]
+    if times.empty:
+        return None
+    t = pd.to_datetime(times)
+    per_minute = int(t.dt.floor("min").value_counts().max())
+    day = t.dt.floor("D")
+    busiest = day.value_counts().idxmax()
+    on_day = t[day == busiest].sort_values()
+    likes_busiest = len(on_day)
+    hours_active = int(on_day.dt.hour.nunique())
+    # The longest pause within the busiest day, its start and end included (midnight to first like,
+    # last like to midnight).
+    edges = pd.concat([pd.Series([busiest]), on_day, pd.Series([busiest + pd.Timedelta(days=1)])])
+    longest_pause_h = float(edges.diff().dropna().max() / pd.Timedelta(hours=1))
+    sustained_per_minute = likes_busiest / (24 * 60)
+    restless = hours_active > RESTLESS_DAY_HOURS and longest_pause_h < RESTFUL_PAUSE_HOURS
+    burst_ok = per_minute <= HUMAN_LIKES_PER_MINUTE
+    figures = [
+        {
+            "figure": "likes_in_busiest_minute",
+            "value": per_minute,
+            "person_could": burst_ok,
+            "text_en": f"At most {per_minute} likes in one minute; a person has shown {HUMAN_LIKES_PER_MINUTE} "
+            f"in a minute: {'a person could' if burst_ok else 'faster than any person has shown'}.",
+            "text_zh": f"单分钟最多点赞 {per_minute} 次；已有人当场演示一分钟点赞 {HUMAN_LIKES_PER_MINUTE} 次："
+            f"{'人可以做到' if burst_ok else '超过人已展示的速度'}。",
+        },
+        {
+            "figure": "busiest_day",
+            "value": likes_busiest,
+            "person_could": not restless,
+            "text_en": f"{likes_busiest:,} likes on {busiest.date()}: {sustained_per_minute:.1f} a minute if spread "
+            f"over 24 hours; likes in {hours_active} distinct hours, longest pause {longest_pause_h:.1f} h: "
+            + (
+                "a day without rest, which no person is known to keep up."
+                if restless
+                else "a day with rest in it, which a person could produce in bursts."
+            ),
+            "text_zh": f"{busiest.date()} 点赞 {likes_busiest:,} 次：若分布于 24 小时，"
+            f"每分钟 {sustained_per_minute:.1f} 次；"
+            f"在 {hours_active} 个不同小时内点赞，最长停顿 {longest_pause_h:.1f} 小时："
+            + ("全天无休，未知有人能持续如此。" if restless else "其中有休息，人可以分段做到。"),
+        },
+    ]
+    return {
+        "window_days": LIKES_WINDOW_DAYS,
+        "human_likes_per_minute": HUMAN_LIKES_PER_MINUTE,
+        "likes_in_busiest_minute": per_minute,
+        "busiest_day": str(busiest.date()),
+        "likes_on_busiest_day": likes_busiest,
+        "hours_active_on_busiest_day": hours_active,
+        "longest_pause_hours_on_busiest_day": round(longest_pause_h, 3),
+        "figures": figures,
+    }

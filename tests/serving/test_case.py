@@ -52,8 +52,21 @@ def test_cases_for_a_bot_and_a_crew_member_reproduce(train_dataset, predictor: P
         again = json.loads(text)
         result = verify_case(again, open_dataset(connect(), train_dataset.root), predictor)
         assert result["reproduced"], result
+        for r, dec in case["decisions"].items():
+            cf = dec["counterfactuals"]
+            assert len(cf["each_reason_at_median"]) == len(dec["reasons"]), r
+            for c in cf["each_reason_at_median"]:
+                assert 0 < c["score"] < 1 and c["text_en"].startswith("If ") and c["text_zh"].startswith("若")
+            assert all(f["contribution"] < 0 for f in dec["in_favour"]), r
+        lowered = d["counterfactuals"]["fewest_reasons_to_lower"]
+        if lowered is not None:
+            order = ["none", *(a["name"] for a in d["policy_actions"])]
+            assert order.index(lowered["action"]) < order.index(d["action"]) or not lowered["requires_human"]
         if risk == "fake_engagement":
             assert case["evidence"]["likes_per_hour"]["hours"]
+            capacity = case["evidence"]["human_capacity"]
+            burst = capacity["figures"][0]
+            assert burst["person_could"] == (capacity["likes_in_busiest_minute"] <= 91)
         else:
             kinds = {e["kind"] for t in case["evidence"]["extortion_timeline"]["negative_reviews"] for e in t["events"]}
             assert {"negative_review", "message_from_account"} <= kinds
@@ -68,7 +81,79 @@ def test_verify_notices_changed_data(train_dataset, predictor: Predictor, popula
     msgs = msgs[msgs.account_id != acc]
     msgs.to_parquet(changed / "messages.parquet", index=False)
     result = verify_case(case, open_dataset(connect(), changed), predictor)
-    assert not result["reproduced"] and any("data fingerprint differs" in p for p in result["problems"])
+    assert not result["reproduced"] and any(p.startswith("data.fingerprint") for p in result["problems"])
+
+
+def test_new_labels_and_appeals_leave_an_earlier_case_valid(
+    train_dataset, predictor: Predictor, populations, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    acc = _pick(populations, predictor, train_dataset, "extortion_crew", "extortion")
+    case = build_case(train_dataset, predictor, acc, default_as_of(train_dataset), model_uri="m", model_version="1")
+    changed = tmp_path / "d"
+    shutil.copytree(train_dataset.root, changed)
+    labels = pd.read_parquet(changed / "labels.parquet")
+    extra = labels.head(1).assign(account_id=acc, label=0, source="appeal_overturned")
+    pd.concat([labels, extra], ignore_index=True).to_parquet(changed / "labels.parquet", index=False)
+    result = verify_case(json.loads(json.dumps(case, default=str)), open_dataset(connect(), changed), predictor)
+    assert result["reproduced"], result
+
+
+TAMPERS = [
+    ("score", lambda d: d.__setitem__("score", d["score"] * 0.999)),
+    ("score_low", lambda d: d.__setitem__("score_low", d["score_low"] + 1e-9)),
+    ("score_high", lambda d: d.__setitem__("score_high", 0.999999)),
+    ("action", lambda d: d.__setitem__("action", "monitor" if d["action"] != "monitor" else "none")),
+    ("requires_human", lambda d: d.__setitem__("requires_human", not d["requires_human"])),
+    ("action_note", lambda d: d.__setitem__("action_note", "approved by the model")),
+    ("contributions", lambda d: d["contributions"].__setitem__(next(iter(d["contributions"])), 9.0)),
+    ("reason value", lambda d: d["reasons"][0].__setitem__("value", 12345.0)),
+    ("reason text", lambda d: d["reasons"][0].__setitem__("text_en", "forged reason")),
+    ("reason percentile", lambda d: d["reasons"][0].__setitem__("percentile", 99.99)),
+    ("evidence families", lambda d: d.__setitem__("evidence_families", ["volume", "timing", "forged"])),
+    ("counterfactual", lambda d: d["counterfactuals"]["each_reason_at_median"][0].__setitem__("score", 0.01)),
+    ("in favour", lambda d: d.__setitem__("in_favour", [])),
+    ("features", lambda d: d["features"].__setitem__(next(iter(d["features"])), -1.0)),
+    ("policy", lambda d: d["policy_actions"][0].__setitem__("threshold", -99.0)),
+]
+
+
+@pytest.fixture(scope="module")
+def crew_case(train_dataset, predictor: Predictor, populations) -> dict:  # type: ignore[no-untyped-def]
+    acc = _pick(populations, predictor, train_dataset, "extortion_crew", "extortion")
+    case = build_case(train_dataset, predictor, acc, default_as_of(train_dataset), model_uri="m", model_version="1")
+    return json.loads(json.dumps(case, default=str))
+
+
+@pytest.mark.parametrize("name,tamper", TAMPERS, ids=[t[0] for t in TAMPERS])
+def test_verify_fails_on_any_forged_part_of_a_decision(
+    crew_case: dict,
+    train_dataset,
+    predictor: Predictor,
+    name: str,
+    tamper,  # type: ignore[no-untyped-def]
+) -> None:
+    forged = json.loads(json.dumps(crew_case))
+    tamper(forged["decisions"]["extortion"])
+    result = verify_case(forged, train_dataset, predictor)
+    assert not result["reproduced"], name
+    assert any(p.startswith("decisions.extortion.") for p in result["problems"]), result["problems"]
+    assert not result["risks"]["extortion"]["exact"]
+
+
+def test_verify_fails_on_a_missing_risk_a_version_or_the_model(
+    crew_case: dict, train_dataset, predictor: Predictor
+) -> None:  # type: ignore[no-untyped-def]
+    assert verify_case(crew_case, train_dataset, predictor)["reproduced"]
+    for forge, expect in (
+        (lambda c: c["decisions"].pop("fake_engagement"), "decisions.fake_engagement: missing from the case"),
+        (lambda c: c.__setitem__("built_with_reviewguard", "0.0.1"), "built_with_reviewguard"),
+        (lambda c: c["model"].__setitem__("fingerprint", "0" * 64), "model.fingerprint"),
+        (lambda c: c["evidence"].__setitem__("extortion_timeline", None), "evidence.extortion_timeline"),
+    ):
+        forged = json.loads(json.dumps(crew_case))
+        forge(forged)
+        result = verify_case(forged, train_dataset, predictor)
+        assert not result["reproduced"] and any(p.startswith(expect) for p in result["problems"]), result
 
 
 def test_user_text_renders_as_text_in_a_real_browser(
@@ -110,6 +195,19 @@ def test_user_text_renders_as_text_in_a_real_browser(
     assert "<script" not in dom and '<img src="x"' not in dom.replace("'", '"')
     assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom  # shown to the moderator, as text
     assert "m&lt;b&gt;x&lt;/b&gt;" in dom
+    # Both sides argued, in both languages.
+    for heading in (
+        "What would change the decision",
+        "何种情况会改变处置",
+        "What speaks for the account",
+        "有利于该账号的事实",
+    ):
+        assert heading in dom, heading
+    d = case["decisions"]["extortion"]
+    assert d["counterfactuals"]["each_reason_at_median"], d
+    first = d["counterfactuals"]["each_reason_at_median"][0]
+    assert first["text_zh"] in dom and first["text_en"].split(":")[0].replace("<", "&lt;") in dom
+    assert f"between <b>{d['score_low']:.2f}</b> and <b>{d['score_high']:.2f}</b>" in dom
     shot = tmp_path / "case.png"
     subprocess.run(
         [
@@ -128,3 +226,47 @@ def test_user_text_renders_as_text_in_a_real_browser(
         check=True,
     )
     assert shot.stat().st_size > 20_000
+
+
+def test_a_moderators_decision_comes_back_as_a_label_and_a_remedy(
+    crew_case: dict, train_dataset, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from reviewguard.cli import app
+    from reviewguard.training.labels import label_table
+
+    data = tmp_path / "d"
+    shutil.copytree(train_dataset.root, data)
+    before = pd.read_parquet(data / "labels.parquet")
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps(crew_case), encoding="utf-8")
+    args = ["case", "decide", str(case_file), "--by", "mod-7", "--labels", str(data), "--risk", "extortion"]
+    r = CliRunner().invoke(app, [*args, "--decision", "upheld", "--note", "paid to remove"])
+    assert r.exit_code == 0, r.output
+    labels = pd.read_parquet(data / "labels.parquet")
+    assert len(labels) == len(before) + 1
+    new = labels.iloc[-1]
+    assert (new.account_id, new.risk, new.label, new.source) == (
+        crew_case["account_id"],
+        "extortion",
+        1,
+        "manual_review",
+    )
+    assert new.decided_by == "mod-7" and new.case_id == crew_case["case_id"]
+    enforcement = pd.read_parquet(data / "enforcement.parquet")
+    last = enforcement.iloc[-1]
+    assert (last.account_id, last.action, last.outcome) == (
+        crew_case["account_id"],
+        crew_case["decisions"]["extortion"]["action"],
+        "in_force",
+    )
+    # Never twice: the same case decided again is refused and nothing is written.
+    again = CliRunner().invoke(app, [*args, "--decision", "overturned"])
+    assert again.exit_code != 0 and "already decided" in again.output
+    assert len(pd.read_parquet(data / "labels.parquet")) == len(labels)
+    assert len(pd.read_parquet(data / "enforcement.parquet")) == len(enforcement)
+    # The dataset still meets the contract, and training reads the new label.
+    ds = open_dataset(connect(), data)
+    seen = label_table(ds)
+    assert ((seen.account_id == crew_case["account_id"]) & (seen.decided_at == new.decided_at)).any()

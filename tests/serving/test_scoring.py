@@ -71,12 +71,15 @@ def test_actions_with_an_effect_land_on_the_abusive_populations(
 ) -> None:
     # "monitor" has no effect on the user and a 0.5 precision target by design; the rest must be precise.
     f = scores[~scores.action.isin(["none", "monitor"])].merge(populations, on="account_id")
-    ext = f[f.risk == "extortion"].population.value_counts(normalize=True)
-    fe = f[f.risk == "fake_engagement"].population.value_counts(normalize=True)
-    assert ext.get("extortion_crew", 0) > 0.75, ext
-    assert fe.get("automated_liker", 0) + fe.get("automated_liker_evasive", 0) > 0.75, fe
+    abusive = {"extortion": ["extortion_crew"], "fake_engagement": ["automated_liker", "automated_liker_evasive"]}
+    # A risk may have no remedy enabled (its band cannot show its target at the 95% bound on this
+    # 25k platform, docs/policy.md); fake engagement always has one here.
+    assert (f.risk == "fake_engagement").sum() > 10
+    for risk, groups in abusive.items():
+        acted = f[f.risk == risk]
+        if len(acted):
+            assert acted.population.isin(groups).mean() > 0.75, (risk, acted.population.value_counts())
     human = scores[scores.requires_human].merge(populations, on="account_id")
-    assert len(human) > 10
     assert not human.population.isin(["power_liker", "unhappy_customer", "ordinary"]).any(), (
         human.population.value_counts()
     )
@@ -93,8 +96,8 @@ def test_explain_modes(train_dataset, predictor: Predictor) -> None:  # type: ig
     assert every.base_value.notna().all()
     has_action = flagged.action != "none"
     assert flagged.base_value.notna().to_numpy().tolist() == has_action.tolist()
-    # The action never depends on how much is explained, also where the two-families rule applies.
-    assert flagged.requires_human.any() and (has_action & ~flagged.requires_human).any()
+    # The action never depends on how much is explained (the human gates' own test: tests/model).
+    assert has_action.any()
     np.testing.assert_array_equal(none.score.to_numpy(), flagged.score.to_numpy())
     np.testing.assert_array_equal(none.action.to_numpy(), flagged.action.to_numpy())
     head = none.groupby("risk").head(2000).sort_values(["risk", "account_id"]).reset_index(drop=True)

@@ -1,0 +1,183 @@
+"""Benchmark: `reviewguard train` defaults against a plain pandas + LightGBM script (issue 13).
+
+    .venv/bin/python benchmarks/plain_baseline.py --accounts 20000 --days 60 --seeds 3 11 17
+
+What a new user with a complaint queue would try first: fifteen features written by hand in
+pandas at each label's decision time, one LightGBM with default parameters, trained on every label
+decided before a cut. reviewguard: `train_models` with its defaults on the same labels (the
+dataset copied with the later labels removed). Both are judged on the labels decided after the
+cut (average precision and ROC-AUC, unweighted: every judged label is a real decision), each
+account's features at its own decision time.
+
+Platforms: the simulator with labels only from complaint queues and moderators' reviews (the
+random audit dropped). Prints a markdown table and writes benchmarks/results/plain_baseline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from reviewguard.engine import connect
+from reviewguard.model.predictor import Predictor
+from reviewguard.reader import open_dataset
+from reviewguard.simulator import SimConfig, simulate
+from reviewguard.training.config import load_config
+from reviewguard.training.labels import features_at, label_table
+from reviewguard.training.pipeline import train_models
+
+CUT_QUANTILE = 0.7  # labels decided after this quantile of decision times are judged
+HOUR = pd.Timedelta(hours=1)
+
+
+def hand_features(root: Path, labels: pd.DataFrame) -> pd.DataFrame:
+    """Fifteen features a fraud analyst writes in an afternoon, at each label's decision time."""
+    t = {
+        n: pd.read_parquet(root / f"{n}.parquet")
+        for n in ("likes", "reviews", "messages", "transfers", "reports", "orders", "accounts")
+    }
+    cut = labels[["account_id", "decided_at"]].drop_duplicates().reset_index(drop=True)
+
+    def before(name: str, time_col: str) -> pd.DataFrame:
+        frame = t[name].merge(cut, on="account_id")
+        return frame[frame[time_col] < frame["decided_at"]]
+
+    key = ["account_id", "decided_at"]
+    out = cut.copy()
+    likes = before("likes", "liked_at")
+    likes["day"] = likes["liked_at"].dt.floor("D")
+    likes["hour"] = likes["liked_at"].dt.floor("h")
+    g = likes.groupby(key)
+    out = out.merge(g.size().rename("likes").reset_index(), on=key, how="left")
+    out = out.merge(
+        likes.groupby([*key, "day"]).size().groupby(key).max().rename("likes_day_max").reset_index(), on=key, how="left"
+    )
+    out = out.merge(
+        likes.groupby([*key, "hour"]).size().groupby(key).max().rename("likes_hour_max").reset_index(),
+        on=key,
+        how="left",
+    )
+    likes["night"] = likes["liked_at"].dt.hour.isin([1, 2, 3, 4, 5])
+    out = out.merge(g["night"].mean().rename("likes_night_share").reset_index(), on=key, how="left")
+    out = out.merge(
+        g["dwell_ms"].apply(lambda s: s.isna().mean()).rename("likes_unopened_share").reset_index(), on=key, how="left"
+    )
+    reviews = before("reviews", "created_at")
+    reviews["negative"] = reviews["rating"] <= 2
+    g = reviews.groupby(key)
+    out = out.merge(g.size().rename("reviews").reset_index(), on=key, how="left")
+    out = out.merge(g["negative"].sum().rename("negative_reviews").reset_index(), on=key, how="left")
+    out = out.merge(
+        g["deleted_at"].apply(lambda s: s.notna().sum()).rename("deleted_reviews").reset_index(), on=key, how="left"
+    )
+    msgs = before("messages", "sent_at")
+    msgs = msgs[msgs["sender"] == "account"] if "sender" in msgs else msgs
+    out = out.merge(msgs.groupby(key).size().rename("messages_sent").reset_index(), on=key, how="left")
+    money = msgs["text"].fillna("").str.contains(r"\d{3,}|元|refund|compensat|删", regex=True)
+    out = out.merge(msgs[money].groupby(key).size().rename("money_messages").reset_index(), on=key, how="left")
+    transfers = before("transfers", "paid_at")
+    g = transfers.groupby(key)
+    out = out.merge(g.size().rename("transfers_received").reset_index(), on=key, how="left")
+    out = out.merge(g["amount"].sum().rename("transfer_amount").reset_index(), on=key, how="left")
+    reports = before("reports", "reported_at")
+    out = out.merge(reports.groupby(key).size().rename("reports_received").reset_index(), on=key, how="left")
+    orders = before("orders", "ordered_at")
+    out = out.merge(orders.groupby(key).size().rename("orders").reset_index(), on=key, how="left")
+    acc = t["accounts"][["account_id", "created_at"]]
+    out = out.merge(acc, on="account_id", how="left")
+    out["account_age_days"] = (out["decided_at"] - out["created_at"]) / pd.Timedelta(days=1)
+    out = out.drop(columns="created_at")
+    counts = [
+        c for c in out.columns if c not in (*key, "likes_night_share", "likes_unopened_share", "account_age_days")
+    ]
+    out[counts] = out[counts].fillna(0)  # a count with no events is 0
+    return labels.merge(out, on=key, how="left")
+
+
+HAND = [
+    "likes", "likes_day_max", "likes_hour_max", "likes_night_share", "likes_unopened_share", "reviews",
+    "negative_reviews", "deleted_reviews", "messages_sent", "money_messages", "transfers_received",
+    "transfer_amount", "reports_received", "orders", "account_age_days",
+]  # fmt: skip
+
+
+def run_seed(accounts: int, days: int, seed: int, work: Path) -> dict[str, dict[str, dict[str, float]]]:
+    root = work / f"p{seed}"
+    simulate(SimConfig(accounts=accounts, days=days, seed=seed), root, overwrite=True)
+    labels = pd.read_parquet(root / "labels.parquet")
+    labels = labels[labels["source"] != "random_audit"].reset_index(drop=True)
+    labels.to_parquet(root / "labels.parquet", index=False)
+    cut = labels["decided_at"].quantile(CUT_QUANTILE)
+    early = work / f"p{seed}_early"
+    shutil.copytree(root, early, dirs_exist_ok=True)
+    labels[labels["decided_at"] <= cut].to_parquet(early / "labels.parquet", index=False)
+    result: dict[str, dict[str, dict[str, float]]] = {}
+
+    t0 = time.perf_counter()
+    hand = hand_features(root, labels)
+    t_hand = time.perf_counter() - t0
+    ds_early = open_dataset(connect(), early)
+    t0 = time.perf_counter()
+    trained = train_models(ds_early, load_config())
+    t_rg = time.perf_counter() - t0
+    predictor = Predictor(trained.bundle)
+    ds = open_dataset(connect(), root)
+    lab = label_table(ds)  # the labels as training reads them (UTC, naive)
+    naive_cut = cut.tz_convert("UTC").tz_localize(None) if cut.tzinfo is not None else cut
+    later_rg = features_at(ds, lab[lab["decided_at"] > naive_cut])
+    for risk in sorted(labels["risk"].unique()):
+        train = hand[(hand["risk"] == risk) & (hand["decided_at"] <= cut)]
+        test = hand[(hand["risk"] == risk) & (hand["decided_at"] > cut)]
+        if test["label"].nunique() < 2:
+            continue
+        model = lgb.LGBMClassifier(random_state=seed, verbose=-1).fit(train[HAND], train["label"])
+        plain = model.predict_proba(test[HAND])[:, 1]
+        rg_rows = later_rg[later_rg["risk"] == risk]
+        ours = predictor.raw_scores(risk, rg_rows)
+        y_plain, y_ours = test["label"].to_numpy(), rg_rows["label"].to_numpy()
+        result[risk] = {
+            "plain": {"ap": average_precision_score(y_plain, plain), "auc": roc_auc_score(y_plain, plain)},
+            "reviewguard": {"ap": average_precision_score(y_ours, ours), "auc": roc_auc_score(y_ours, ours)},
+            "judged": {"labels": float(len(y_ours)), "positives": float(y_ours.sum())},
+            "seconds": {"hand_features_all_risks": t_hand, "reviewguard_train": t_rg},
+        }
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--accounts", type=int, default=20_000)
+    p.add_argument("--days", type=int, default=60)
+    p.add_argument("--seeds", type=int, nargs="+", default=[3, 11, 17])
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "plain_baseline.json")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {seed: run_seed(args.accounts, args.days, seed, Path(tmp)) for seed in args.seeds}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"accounts": args.accounts, "days": args.days, "runs": runs}, indent=2))
+    print("| seed | risk | judged (positive) | plain AP | reviewguard AP | plain AUC | reviewguard AUC |")
+    print("|---|---|---|---|---|---|---|")
+    for seed, risks in runs.items():
+        for risk, r in risks.items():
+            print(
+                f"| {seed} | {risk} | {r['judged']['labels']:.0f} ({r['judged']['positives']:.0f}) | "
+                f"{r['plain']['ap']:.3f} | {r['reviewguard']['ap']:.3f} | {r['plain']['auc']:.3f} | "
+                f"{r['reviewguard']['auc']:.3f} |"
+            )
+    for risk in sorted({r for risks in runs.values() for r in risks}):
+        d = [risks[risk]["reviewguard"]["ap"] - risks[risk]["plain"]["ap"] for risks in runs.values() if risk in risks]
+        print(f"{risk}: reviewguard AP minus plain AP, mean {np.mean(d):+.3f}, min {np.min(d):+.3f}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
