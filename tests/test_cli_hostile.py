@@ -149,3 +149,26 @@ def test_case_build_and_verify_accept_quarantine(small_platform: Path, bundle_di
     case = next((tmp_path / "c").glob("*/case.json"))
     code, output = cli(["case", "verify", str(case), "--quarantine", str(tmp_path / "q2")])
     assert code == 0 and "REPRODUCED" in output, output
+
+
+# ------------------------------------------------------------------ 16.3 the last resort
+
+
+def test_an_unforeseen_error_is_one_line_and_exit_2_and_debug_shows_the_traceback() -> None:
+    import typer
+
+    from reviewguard.cli import friendly_errors
+
+    tiny = typer.Typer()
+
+    @tiny.command()
+    @friendly_errors
+    def boom() -> None:
+        raise RuntimeError("first line\nsecond line [bold]not markup[/bold]")
+
+    r = runner.invoke(tiny, [])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: unexpected RuntimeError: first line"), r.output
+    r = runner.invoke(tiny, [], env={"REVIEWGUARD_DEBUG": "1"})
+    assert isinstance(r.exception, RuntimeError)
