@@ -437,21 +437,34 @@ def score(
             write_scores_spark(ds, predictor, out_file, as_of=moment, explain=explain, top_k=top_k)
         out.print(f"scored on Spark as of {moment.isoformat()} -> {out_file}/ (Parquet parts)", highlight=False)
         return
+    import pyarrow as pa
+
     from reviewguard.serving.batch import score_dataset
 
     with progress_bar() as bar:
         task = bar.add_task("scoring accounts", total=None)
-        summary = score_dataset(
-            ds,
-            predictor,
-            out_file,
-            as_of=moment,
-            explain=explain,
-            top_k=top_k,
-            chunk_size=chunk_size,
-            resume=resume,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+        try:
+            summary = score_dataset(
+                ds,
+                predictor,
+                out_file,
+                as_of=moment,
+                explain=explain,
+                top_k=top_k,
+                chunk_size=chunk_size,
+                resume=resume,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except (ValueError, pa.ArrowException) as exc:
+            # A manifest or part left by a killed run that was itself cut short (a full disk).
+            if not resume:
+                raise
+            from reviewguard.reader import engine_reason
+
+            raise ReviewguardError(
+                f"--resume: the unfinished run in {out_file}.parts cannot be read ({engine_reason(exc)}); "
+                "remove that folder and rerun without --resume"
+            ) from exc
     out.print(f"scored {summary['accounts']:,} accounts as of {summary['as_of']} -> {out_file}", highlight=False)
     acts = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["actions"].items()))
     out.print(f"actions (account x risk): {acts}", highlight=False)

@@ -177,7 +177,8 @@ def write_case(case: dict[str, Any], out_dir: Path) -> Path:
     from reviewguard.serving.paths import case_folder
 
     folder = case_folder(Path(out_dir), str(case["account_id"]))
+    record, page = json.dumps(case, indent=2, ensure_ascii=False, default=str), render_case_html(case)
     folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(folder / "case.json", json.dumps(case, indent=2, ensure_ascii=False, default=str))
-    write_text_atomic(folder / "case.html", render_case_html(case))
+    write_text_atomic(folder / "case.json", record)
+    write_text_atomic(folder / "case.html", page)
     return folder

@@ -258,6 +258,16 @@ def test_case_build_and_verify_with_broken_bundles(
         assert_clean_failure(*run_cli(["case", "verify", str(forged)]), name)
 
 
+def test_resume_with_a_cut_manifest(bundle_dir: Path, small_platform: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s.parquet"
+    parts = tmp_path / "s.parquet.parts"
+    parts.mkdir()
+    (parts / "manifest.json").write_text('{"run_key": "ab')  # a run killed while its manifest was written
+    args = ["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(out), "--resume"]
+    assert_clean_failure(*run_cli(args), "s.parquet.parts cannot be read")
+    assert not out.exists()
+
+
 # ------------------------------------------------------------------ broken scores, cutoffs, case and Yelp files
 
 
