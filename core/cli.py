@@ -356,6 +356,11 @@ def train(
     from reviewguard.training.report import report_markdown
     from reviewguard.training.tracking import log_training
 
+    if config is not None and config.is_file():
+        try:
+            config.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ReviewguardError(f"{config}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     cfg = load_config(config)
     require_store_folder(create=create_store)
     client = connect_tracking()  # fail fast, before hours of work

@@ -203,7 +203,8 @@ def open_dataset(
     """
     root = Path(root)
     if not root.is_dir():
-        raise ContractError(f"dataset folder {root} does not exist")
+        what = "is a file, not a dataset folder" if root.exists() else "does not exist"
+        raise ContractError(f"dataset folder {root} {what}")
     wanted = tables or tuple(TABLES)
     allowed_override: dict[str, tuple[str, ...]] = {}
     if risks is not None:

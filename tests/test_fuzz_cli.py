@@ -335,3 +335,13 @@ def test_truncated_and_garbage_yelp_files(tmp_path: Path) -> None:
     ragged.write_text("1 2 3.0 1 2011-01-01\n1 2 3.0 1 2011-01-01 extra\n")
     for f in (cut, bad, ragged):
         assert_clean_failure(*run_cli(["datasets", "yelp", "--input", str(f), "--out", str(tmp_path / "o")]), f.name)
+
+
+def test_broken_config_and_a_file_for_a_folder(small_platform: Path, tmp_path: Path) -> None:
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    for name, content in (("syntax.toml", b"[[["), ("binary.toml", b"\xff\xfe\x00garbage")):
+        (tmp_path / name).write_bytes(content)
+        args = ["train", "--data", str(small_platform), "--config", str(tmp_path / name)]
+        assert_clean_failure(*run_cli(args, env=env), name)
+    code, output = run_cli(["validate", str(small_platform / "accounts.parquet")])
+    assert_clean_failure(code, output, "accounts.parquet is a file, not a dataset folder")
