@@ -67,11 +67,13 @@ class ValidationReport:
     tables: dict[str, TableReport] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)
     contract_version: int = CONTRACT_VERSION
+    # Files the reader saw but did not read (unknown names, non-Parquet files in a table folder).
+    notes: list[str] = field(default_factory=list)
     opened_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
     @property
     def warnings(self) -> list[str]:
-        return [
+        return self.notes + [
             f"{t.name}: {t.future_rows:,} rows dated after {self.opened_at:%Y-%m-%d %H:%M} UTC "
             "(when the data was read); the default as-of ignores them"
             for t in self.tables.values()
@@ -162,11 +164,11 @@ def _parse(col: ibis.Value, spec: Column) -> ibis.Value | None:
         if src.is_integer():
             return col.cast(dt.int64)
         if src.is_floating() or src.is_decimal():
-            # 3.0 is 3; 3.5 is not an integer and fails below as unparseable.
-            return ibis.ifelse(col == col.round(0), col.cast(dt.int64), ibis.null(dt.int64))
+            # 3.0 is 3; 3.5 is not an integer and fails below as unparseable; so do NaN,
+            # infinities and numbers beyond int64 (which the cast itself would abort on).
+            return _whole(col.cast(dt.float64))
         if src.is_string():
-            as_float = col.try_cast(dt.float64)
-            return ibis.ifelse(as_float == as_float.round(0), as_float.cast(dt.int64), ibis.null(dt.int64))
+            return _whole(col.try_cast(dt.float64))
         return None
     if target == "float":
         if src.is_numeric():
@@ -190,6 +192,31 @@ def _parse(col: ibis.Value, spec: Column) -> ibis.Value | None:
             return ibis.cases((col == 1, True), (col == 0, False), else_=ibis.null(dt.boolean))
         return None
     raise AssertionError(target)
+
+
+def _whole(value: ibis.Value) -> ibis.Value:
+    """A float as int64 when it is a whole number within int64's range, else null."""
+    ok = (value.abs() < 9.0e18) & (value % 1.0 == 0.0)  # ibis rounds to BIGINT: never round inf
+    return ibis.ifelse(ok.fill_null(False), value.cast(dt.int64), ibis.null(dt.int64))
+
+
+def _is_null_type(t: dt.DataType) -> bool:
+    """Arrow's ``null`` type (pandas writes it for an all-None column); DuckDB shows it as an unknown NULL."""
+    return t.is_null() or (t.is_unknown() and 'kind="NULL"' in str(t))
+
+
+def null_typed_as_contract(raw: ibis.Table, spec: Table) -> ibis.Table:
+    """An all-null column of Arrow type ``null`` becomes an all-null column of the contract type.
+
+    It holds no value that could break a rule, so it is not "unconvertible";
+    the not-null rule still counts its rows for a required column.
+    """
+    fix = {
+        c.name: ibis.null(_TARGET_TYPES[c.dtype])
+        for c in spec.columns
+        if c.name in raw.columns and _is_null_type(raw[c.name].type())
+    }
+    return raw.mutate(**fix) if fix else raw
 
 
 def _row_rules(
@@ -233,6 +260,9 @@ def _row_rules(
                 flags[(c.name, "must not be null")] = col.isnull()
         if c.dtype == "str" and col.type().is_string():
             pass
+        if c.dtype == "float" and col.type().is_floating():
+            # NaN passes every comparison in DuckDB and ±inf is a number: neither is an amount.
+            flags[(c.name, "must be finite (not NaN or ±inf)")] = (parsed.isnan() | parsed.isinf()).fill_null(False)
         if c.min_value is not None:
             flags[(c.name, f"must be >= {c.min_value:g}")] = (parsed < c.min_value).fill_null(False)
         if c.max_value is not None:
@@ -256,6 +286,7 @@ def check_table(
     opened_at: datetime,
 ) -> tuple[TableReport, ibis.Table | None, ibis.Table | None]:
     report = TableReport(spec.name, source)
+    raw = null_typed_as_contract(raw, spec)
     known = set(spec.column_names)
     report.extra_columns = [c for c in raw.columns if c not in known]
     normalised, flags, fatal = _row_rules(raw, spec, allowed_override)

@@ -17,9 +17,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from reviewguard.contract import TABLES
 from reviewguard.errors import ReviewguardError
 from reviewguard.reader import DEFAULT_MEMORY_LIMIT
 
@@ -41,18 +43,76 @@ MemoryLimit = Annotated[str, typer.Option(help="DuckDB memory limit; beyond it D
 Quarantine = Annotated[Path | None, typer.Option(help="Set bad rows aside here (one Parquet per table) and go on.")]
 
 
+def say_error(message: str) -> None:
+    """``error: ...`` on stderr, never wrapped (one line stays one line), user text never read as markup."""
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def friendly_errors(fn: F) -> F:
-    """Print the package's own errors as messages; exit 1."""
+    """Print errors as one message, never a traceback: the package's own and file errors exit 1.
+
+    Anything else is a bug in reviewguard: it is still one line (exit 2), naming
+    the exception; ``REVIEWGUARD_DEBUG=1`` shows the traceback.
+    """
+    import click
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+            raise
         except ReviewguardError as exc:
-            console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            say_error(str(exc))
             raise typer.Exit(1) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            say_error(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            if os.environ.get("REVIEWGUARD_DEBUG") == "1":
+                raise
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            say_error(
+                f"unexpected {type(exc).__name__}: {first} "
+                "(a bug in reviewguard: please report it; REVIEWGUARD_DEBUG=1 shows the traceback)"
+            )
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# Scoring, features and cases never use labels: a labels table they cannot read must not stop them.
+WITHOUT_LABELS = tuple(t for t in TABLES if t != "labels")
+
+
+def require_store_folder(*, create: bool = False) -> None:
+    """A SQLite tracking store whose folder is missing is a typo, not a new store: refuse unless asked."""
+    from reviewguard.model.store import tracking_uri
+
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    if str(path) in ("", ":memory:") or path.parent.is_dir():
+        return
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        console.print(f"created the folder {path.parent} for the MLflow store {uri}", highlight=False)
+        return
+    raise ReviewguardError(
+        f"MLflow tracking store {uri}: the folder {path.parent} does not exist, so this would be a new, empty "
+        "store; fix MLFLOW_TRACKING_URI, or pass --create-store to create it"
+    )
+
+
+def load_model(uri: str) -> Any:
+    """The predictor behind ``uri``; a registry URI first needs an existing store."""
+    from reviewguard.model.store import load_predictor
+
+    if uri.startswith(("models:", "runs:")):
+        require_store_folder()
+    return load_predictor(uri)
 
 
 def progress_bar() -> Progress:
@@ -74,6 +134,7 @@ def _open(
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     engine: str = "duckdb",
     risks: tuple[str, ...] | None = None,
+    tables: tuple[str, ...] | None = None,
 ) -> Any:
     """The one way a command opens a dataset: the engine with its memory limit, checks, quarantine."""
     from reviewguard.reader import load_dataset, write_quarantine
@@ -84,7 +145,10 @@ def _open(
         memory_limit=memory_limit,
         bad_rows="quarantine" if quarantine else "error",
         risks=risks,
+        tables=tables,
     )
+    for w in ds.report.warnings:
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
     if quarantine and ds.quarantine:
         for name, n in write_quarantine(ds, quarantine).items():
             console.print(f"quarantined {n:,} rows of {name} -> {quarantine / (name + '.parquet')}", highlight=False)
@@ -152,7 +216,9 @@ def validate(
         report = ds.report
     except ContractError as exc:
         if not isinstance(exc.report, ValidationReport):
-            raise
+            # A table that cannot be read at all (corrupt page, bad bytes): unusable.
+            say_error(str(exc))
+            raise typer.Exit(2) from None
         report, ds = exc.report, None
     _print_report(report)
     if json_out:
@@ -210,7 +276,7 @@ def features_build(
 
     if as_of and cutoffs:
         raise ReviewguardError("give --as-of or --cutoffs, not both")
-    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, engine=engine)
+    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, engine=engine, tables=WITHOUT_LABELS)
     if cutoffs:
         cut = _read_cutoffs(ds.con, cutoffs)
     else:
@@ -224,15 +290,27 @@ def features_build(
 def _read_cutoffs(con: Any, path: Path) -> Any:
     import ibis
 
-    reader = con.read_csv if path.suffix == ".csv" else con.read_parquet
-    cut = reader(str(path))
-    missing = {"account_id", "as_of"} - set(cut.columns)
-    if missing:
-        raise ReviewguardError(f"cutoffs {path}: missing column(s) {sorted(missing)}")
-    return cut.select(
-        account_id=cut.account_id.cast("string"),
-        as_of=cut.as_of.cast(ibis.dtype("timestamp('UTC')")).cast("timestamp"),
-    )
+    from reviewguard.engine import materialize
+    from reviewguard.reader import engine_reason
+
+    if not path.is_file():
+        raise ReviewguardError(f"cutoffs {path}: no such file")
+    try:
+        reader = con.read_csv if path.suffix.lower() == ".csv" else con.read_parquet
+        cut = reader(str(path))
+        missing = {"account_id", "as_of"} - set(cut.columns)
+        if missing:
+            raise ReviewguardError(f"cutoffs {path}: missing column(s) {sorted(missing)}")
+        cut = cut.select(
+            account_id=cut.account_id.cast("string"),
+            as_of=cut.as_of.cast(ibis.dtype("timestamp('UTC')")).cast("timestamp"),
+        )
+        # Read it all now, so that a corrupt page or bad byte is reported as this file's problem.
+        return materialize(con, "cutoffs", cut)
+    except ReviewguardError:
+        raise
+    except Exception as exc:
+        raise ReviewguardError(f"cutoffs {path}: cannot read: {engine_reason(exc)}") from exc
 
 
 @features_app.command("docs")
@@ -262,6 +340,9 @@ def train(
     register_as: Annotated[str | None, typer.Option(help="Registered model name.")] = "reviewguard",
     quarantine: Quarantine = None,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
+    create_store: Annotated[
+        bool, typer.Option(help="Create the folder of a SQLite MLFLOW_TRACKING_URI when it does not exist.")
+    ] = False,
 ) -> None:
     """Train one LightGBM model per risk in the labels, log to MLflow, register it.
 
@@ -275,7 +356,13 @@ def train(
     from reviewguard.training.report import report_markdown
     from reviewguard.training.tracking import log_training
 
+    if config is not None and config.is_file():
+        try:
+            config.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ReviewguardError(f"{config}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     cfg = load_config(config)
+    require_store_folder(create=create_store)
     client = connect_tracking()  # fail fast, before hours of work
     risks = tuple(sorted({*DEFAULT_RISKS, *cfg.risk_features}))
     ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, risks=risks)
@@ -302,6 +389,7 @@ def promote(
     from reviewguard.model.store import connect_tracking
     from reviewguard.training.promote import promote as run
 
+    require_store_folder()
     client = connect_tracking()
     result = run(client, name, _open(data, memory_limit=memory_limit), tolerance=tolerance)
     for line in result.reasons:
@@ -348,13 +436,12 @@ def score(
     cannot silently act on a platform (the scores file is complete either way).
     """
     from reviewguard.features import default_as_of
-    from reviewguard.model.store import load_predictor
 
     if explain not in ("flagged", "all", "none"):
         raise ReviewguardError("--explain must be flagged, all or none")
     with console.status(f"loading model {model}"):
-        predictor = load_predictor(model)
-    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, engine=engine)
+        predictor = load_model(model)
+    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, engine=engine, tables=WITHOUT_LABELS)
     moment = _parse_time(as_of, "--as-of") or default_as_of(ds)
     if engine == "pyspark":
         from reviewguard.serving.spark import write_scores_spark
@@ -363,21 +450,34 @@ def score(
             write_scores_spark(ds, predictor, out_file, as_of=moment, explain=explain, top_k=top_k)
         out.print(f"scored on Spark as of {moment.isoformat()} -> {out_file}/ (Parquet parts)", highlight=False)
         return
+    import pyarrow as pa
+
     from reviewguard.serving.batch import score_dataset
 
     with progress_bar() as bar:
         task = bar.add_task("scoring accounts", total=None)
-        summary = score_dataset(
-            ds,
-            predictor,
-            out_file,
-            as_of=moment,
-            explain=explain,
-            top_k=top_k,
-            chunk_size=chunk_size,
-            resume=resume,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+        try:
+            summary = score_dataset(
+                ds,
+                predictor,
+                out_file,
+                as_of=moment,
+                explain=explain,
+                top_k=top_k,
+                chunk_size=chunk_size,
+                resume=resume,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except (ValueError, pa.ArrowException) as exc:
+            # A manifest or part left by a killed run that was itself cut short (a full disk).
+            if not resume:
+                raise
+            from reviewguard.reader import engine_reason
+
+            raise ReviewguardError(
+                f"--resume: the unfinished run in {out_file}.parts cannot be read ({engine_reason(exc)}); "
+                "remove that folder and rerun without --resume"
+            ) from exc
     out.print(f"scored {summary['accounts']:,} accounts as of {summary['as_of']} -> {out_file}", highlight=False)
     acts = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["actions"].items()))
     out.print(f"actions (account x risk): {acts}", highlight=False)
@@ -452,25 +552,24 @@ def case_build(
     top_flagged: Annotated[
         int, typer.Option(help="Also build cases for the N highest-scored flagged accounts per risk.")
     ] = 0,
+    quarantine: Quarantine = None,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
-    """Write case.json (reproducible record) and case.html (moderator page) for accounts."""
-    import pyarrow.parquet as pq
+    """Write case.json (reproducible record) and case.html (moderator page) for accounts.
 
-    from reviewguard.model.store import load_predictor
+    Each goes to ``OUT/<slug>-<hash>/``, a name derived from the account id (the id is in case.json).
+    """
     from reviewguard.serving.case import build_case, check_against_scores, select_cases, write_case
 
-    frame = pq.read_table(
-        scores, columns=["account_id", "risk", "score", "action", "model_uri", "model_version", "as_of"]
-    ).to_pandas()
+    frame = _read_scores(scores)
     accounts = select_cases(frame, list(account or []), top_flagged)
-    ds = _open(data, memory_limit=memory_limit)
+    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, tables=WITHOUT_LABELS)
     loaded: dict[str, Any] = {}
     for acc in accounts:
         rows = frame[frame["account_id"] == acc]
         uri = str(rows["model_uri"].iloc[0])
         if uri not in loaded:
-            loaded[uri] = load_predictor(uri)
+            loaded[uri] = load_model(uri)
         predictor = loaded[uri]
         as_of = rows["as_of"].iloc[0].tz_convert("UTC").tz_localize(None).to_pydatetime()
         case = build_case(ds, predictor, acc, as_of, model_uri=uri, model_version=predictor.model_version)
@@ -480,20 +579,50 @@ def case_build(
         out.print(f"{acc}: {acts} -> {folder}/case.html", highlight=False)
 
 
+SCORE_COLUMNS = ["account_id", "risk", "score", "action", "model_uri", "model_version", "as_of"]
+
+
+def _read_scores(path: Path) -> Any:
+    """The columns of a scores file that cases need, or one line naming the file and the cause."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from reviewguard.reader import engine_reason
+
+    if not path.exists():
+        raise ReviewguardError(f"scores {path}: no such file")
+    try:
+        schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
+        missing = [c for c in SCORE_COLUMNS if c not in schema.names]
+        if missing:
+            raise ReviewguardError(f"scores {path}: missing column(s) {missing}; is it a `reviewguard score` output?")
+        frame = pq.read_table(path, columns=SCORE_COLUMNS).to_pandas()
+    except ReviewguardError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ReviewguardError(f"scores {path}: cannot read: {engine_reason(exc)}") from exc
+    if frame["as_of"].dt.tz is None:
+        frame["as_of"] = frame["as_of"].dt.tz_localize("UTC")
+    return frame
+
+
 @case_app.command("verify")
 @friendly_errors
 def case_verify(
     case_file: Annotated[Path, typer.Argument(help="A case.json written by `case build`.")],
     data: Annotated[Path | None, typer.Option(help="Dataset folder (default: the one the case records).")] = None,
+    quarantine: Quarantine = None,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
     """Reload the model from the registry, recompute the features at the recorded as-of, compare exactly."""
-    from reviewguard.model.store import load_predictor
     from reviewguard.serving.case import verify_case
+    from reviewguard.serving.case_record import read_case
 
-    case = json.loads(case_file.read_text(encoding="utf-8"))
-    predictor = load_predictor(case["model"]["uri"])
-    ds = _open(data or Path(case["data"]["root"]), memory_limit=memory_limit)
+    case = read_case(case_file)
+    predictor = load_model(case["model"]["uri"])
+    ds = _open(
+        data or Path(case["data"]["root"]), quarantine=quarantine, memory_limit=memory_limit, tables=WITHOUT_LABELS
+    )
     result = verify_case(case, ds, predictor)
     for risk, r in result["risks"].items():
         out.print(

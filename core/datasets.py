@@ -31,10 +31,15 @@ def read_yelp_metadata(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise ContractError(f"{path} does not exist")
+    import csv
+    import zlib
+
     try:
         raw = pd.read_csv(path, sep=r"\s+", header=None, names=YELP_COLUMNS, dtype=str)
-    except (ValueError, OSError, UnicodeDecodeError, EOFError) as exc:
-        raise ContractError(f"{path}: cannot read as Yelp metadata: {exc}") from exc
+    except (ValueError, OSError, UnicodeDecodeError, EOFError, zlib.error, csv.Error) as exc:
+        # One line: a truncated .gz, a bad byte or a ragged line, with the parser's reason.
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ContractError(f"{path}: cannot read as Yelp metadata: {reason}") from exc
     return parse_yelp_metadata(raw, str(path))
 
 

@@ -12,6 +12,7 @@ quarantine file.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -51,15 +52,25 @@ class Dataset:
 # ---------------------------------------------------------------- locating
 
 
+def _layout_of(entry: Path, name: str) -> str | None:
+    """The layout ``entry`` holds for table ``name`` (names match case-insensitively), or None."""
+    low = entry.name.lower()
+    if low == f"{name}.parquet" and entry.is_file():
+        return "parquet"
+    if low == name and entry.is_dir():
+        return "parquet_dir"
+    if low == f"{name}.csv" and entry.is_file():
+        return "csv"
+    return None
+
+
 def locate_table(root: Path, name: str) -> tuple[str, str] | None:
-    """Find a table's source: (layout, path). Two layouts for one table is an error."""
-    candidates = []
-    if (root / f"{name}.parquet").is_file():
-        candidates.append(("parquet", str(root / f"{name}.parquet")))
-    if (root / name).is_dir():
-        candidates.append(("parquet_dir", str(root / name)))
-    if (root / f"{name}.csv").is_file():
-        candidates.append(("csv", str(root / f"{name}.csv")))
+    """Find a table's source: (layout, path). Two layouts (or spellings) for one table is an error.
+
+    File names match case-insensitively (``Orders.parquet`` is the orders table):
+    a table is never treated as absent because of how its name was capitalised.
+    """
+    candidates = [(layout, str(p)) for p in sorted(root.iterdir()) if (layout := _layout_of(p, name))]
     if len(candidates) > 1:
         raise ContractError(
             f"table {name}: found {len(candidates)} layouts ({', '.join(p for _, p in candidates)}); "
@@ -68,15 +79,37 @@ def locate_table(root: Path, name: str) -> tuple[str, str] | None:
     return candidates[0] if candidates else None
 
 
+def _ignored(name: str) -> bool:
+    """Hidden and underscore names (``_SUCCESS``, ``.crc``, ``_truth/``) are not data, by convention."""
+    return name.startswith((".", "_"))
+
+
+def partition_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """A table folder's Parquet files (any capitalisation of ``.parquet``) and the other files it holds."""
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and not any(_ignored(q) for q in p.relative_to(folder).parts)
+    )
+    return [p for p in files if p.suffix.lower() == ".parquet"], [p for p in files if p.suffix.lower() != ".parquet"]
+
+
+def unknown_entries(root: Path) -> list[str]:
+    """Names in the dataset folder that are no contract table (hidden and ``_`` names excepted)."""
+    return [
+        p.name
+        for p in sorted(root.iterdir())
+        if not _ignored(p.name) and not any(_layout_of(p, name) for name in TABLES)
+    ]
+
+
 def _read_raw(con: BaseBackend, layout: str, path: str, table: str) -> ibis.Table:
     is_spark = engine_name(con) == "pyspark"
     try:
         if layout == "csv":
             if is_spark:
                 return con.read_csv(path, header=True, inferSchema=False, multiLine=True, escape='"')
-            return con.read_csv(path, all_varchar=True, header=True, encoding="utf-8")
+            return con.read_csv(path, all_varchar=True, header=True, encoding="utf-8", delim=",", quote='"', escape='"')
         if layout == "parquet_dir":
-            files = sorted(str(p) for p in Path(path).rglob("*.parquet"))
+            files = [str(p) for p in partition_files(Path(path))[0]]
             if not files:
                 raise ContractError(f"table {table}: folder {path} holds no .parquet files")
             if is_spark:
@@ -86,8 +119,50 @@ def _read_raw(con: BaseBackend, layout: str, path: str, table: str) -> ibis.Tabl
     except ContractError:
         raise
     except Exception as exc:  # the engine's own parse error, reworded for the user
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ContractError(f"table {table}: cannot read {path} ({layout}): {first}") from exc
+        raise unreadable(table, path, layout, exc) from exc
+
+
+def engine_reason(exc: BaseException) -> str:
+    """The engine's whole reason on one line: every line of it but the option dump and the hints.
+
+    DuckDB's CSV errors put the cause on the third line ("This file is not utf-8
+    encoded", "Maximum line size ... exceeded") after "CSV Error on Line: N";
+    keeping only the first line loses it.
+    """
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    kept: list[str] = []
+    for raw_line in text.splitlines():
+        if re.match(r"^\s+\w+ = ", raw_line):
+            continue  # "  delimiter = , (Auto-Detected)": DuckDB's dump of the reader options
+        line = raw_line.strip()
+        if not line or line.startswith("Possible Solution"):
+            continue
+        if line.startswith(("Possible fixes", "The search space used was")):
+            break  # DuckDB's own options (strict_mode, ignore_errors) follow: not ours to offer
+        if line.startswith("Original Line:"):
+            line = "line starts " + repr(line.removeprefix("Original Line:").strip()[:60])
+        if line.startswith(("Py4JJavaError", "at ", "Caused by")) and kept:
+            break  # Spark's Java stack follows the reason
+        kept.append(line)
+    reason = "; ".join(kept)
+    return reason if len(reason) <= 600 else reason[:597] + "..."
+
+
+def unreadable(table: str, path: str, layout: str, exc: BaseException) -> ContractError:
+    """One line: the table, the file and why the engine could not read it."""
+    return ContractError(f"table {table}: cannot read {path} ({layout}): {engine_reason(exc)}")
+
+
+def _engine_error(exc: BaseException) -> bool:
+    """An error the engine raised reading a file (corrupt page, bad bytes), not a bug of ours."""
+    import duckdb
+    import pyarrow as pa
+
+    if isinstance(exc, duckdb.Error | pa.ArrowException | OSError | UnicodeError):
+        return True
+    return type(exc).__module__.split(".")[0] in ("pyspark", "py4j")
 
 
 def fingerprint_files(root: Path) -> str:
@@ -104,11 +179,11 @@ def fingerprint_files(root: Path) -> str:
 
 
 def _table_files(root: Path, name: str) -> list[Path]:
-    files = [root / f"{name}.parquet", root / f"{name}.csv"]
-    out = [p for p in files if p.is_file()]
-    if (root / name).is_dir():
-        out.extend(sorted((root / name).rglob("*.parquet")))
-    return out
+    found = locate_table(root, name)
+    if found is None:
+        return []
+    layout, path = found
+    return partition_files(Path(path))[0] if layout == "parquet_dir" else [Path(path)]
 
 
 def open_dataset(
@@ -128,12 +203,16 @@ def open_dataset(
     """
     root = Path(root)
     if not root.is_dir():
-        raise ContractError(f"dataset folder {root} does not exist")
+        what = "is a file, not a dataset folder" if root.exists() else "does not exist"
+        raise ContractError(f"dataset folder {root} {what}")
     wanted = tables or tuple(TABLES)
     allowed_override: dict[str, tuple[str, ...]] = {}
     if risks is not None:
         allowed_override["labels.risk"] = tuple(risks)
     report = ValidationReport(str(root))
+    report.notes.extend(
+        f"{n} in the dataset folder is not a contract table and was not read" for n in unknown_entries(root)
+    )
     clean: dict[str, ibis.Table] = {}
     quarantine: dict[str, ibis.Table] = {}
     valid_accounts: ibis.Table | None = None
@@ -148,10 +227,20 @@ def open_dataset(
                 report.tables[name].violations.append(Violation(name, "*", "required table is missing", 0, fatal=True))
             continue
         layout, path = found
+        if layout == "parquet_dir":
+            report.notes.extend(
+                f"{name}: {p} is not a .parquet file and was not read" for p in partition_files(Path(path))[1]
+            )
         raw = _read_raw(con, layout, path, name)
-        table_report, table_clean, table_bad = check_table(
-            con, spec, raw, path, valid_accounts, allowed_override, report.opened_at
-        )
+        try:
+            table_report, table_clean, table_bad = check_table(
+                con, spec, raw, path, valid_accounts, allowed_override, report.opened_at
+            )
+        except Exception as exc:
+            # A corrupt page or a bad byte deep in a file shows only when the rows are read.
+            if not _engine_error(exc):
+                raise
+            raise unreadable(name, path, layout, exc) from exc
         report.tables[name] = table_report
         if table_clean is not None:
             clean[name] = table_clean

@@ -306,11 +306,17 @@ def verify_case(case: dict[str, Any], ds: Dataset, predictor: Predictor) -> dict
 
 
 def write_case(case: dict[str, Any], out_dir: Path) -> Path:
-    """``<out_dir>/<account>/case.json`` (the record) and ``case.html`` (the page); returns the folder."""
-    from reviewguard.serving.case_page import render_case_html
+    """``<out_dir>/<slug>-<hash>/case.json`` (the record) and ``case.html`` (the page); returns the folder.
 
-    folder = out_dir / case["account_id"]
+    The folder name is derived from the account id, never the id itself
+    (``reviewguard.serving.paths``); the id stays in ``case.json``.
+    """
+    from reviewguard.serving.case_page import render_case_html
+    from reviewguard.serving.paths import case_folder
+
+    folder = case_folder(Path(out_dir), str(case["account_id"]))
+    record, page = json.dumps(case, indent=2, ensure_ascii=False, default=str), render_case_html(case)
     folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(folder / "case.json", json.dumps(case, indent=2, ensure_ascii=False, default=str))
-    write_text_atomic(folder / "case.html", render_case_html(case))
+    write_text_atomic(folder / "case.json", record)
+    write_text_atomic(folder / "case.html", page)
     return folder

@@ -1,7 +1,15 @@
-"""Real data guard: account-level ROC-AUC on YelpChi must not fall below what we reached, minus 0.02."""
+"""Real data guard: account-level ROC-AUC on YelpChi must not fall below what we reached, minus 0.02.
+
+The Yelp files are not in the repository. ``REVIEWGUARD_YELP_DIR`` names the
+folder holding ``YelpChi_metadata.gz`` (default: ``../shared/data/yelp`` beside
+the clone). Without them the test is skipped with that reason, unless
+``REVIEWGUARD_REQUIRE_YELP=1`` (set by ``.ci/run``): then it fails, so CI can
+never skip it.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +25,9 @@ from reviewguard.training.config import load_config
 from reviewguard.training.crossval import cross_validate
 from reviewguard.training.labels import features_at_labels, label_table
 
-YELPCHI = Path(__file__).resolve().parents[2] / "shared" / "data" / "yelp" / "YelpChi_metadata.gz"
+REPO = Path(__file__).resolve().parents[1]
+YELP_DIR = Path(os.environ.get("REVIEWGUARD_YELP_DIR") or REPO.parent / "shared" / "data" / "yelp")
+YELPCHI = YELP_DIR / "YelpChi_metadata.gz"
 # Stratified 5-fold CV, seed 7, measured with benchmarks/yelp.py (docs/benchmarks.md).
 REACHED_AUC = 0.682  # LightGBM 0.6824, logistic regression 0.6775 (2026-11-22)
 FLOOR = REACHED_AUC - 0.02
@@ -25,7 +35,11 @@ FLOOR = REACHED_AUC - 0.02
 
 @pytest.mark.slow
 def test_yelpchi_account_auc_holds(tmp_path: Path) -> None:
-    assert YELPCHI.is_file(), f"{YELPCHI} is missing: CI runs with ../shared beside the clone"
+    if not YELPCHI.is_file():
+        reason = f"{YELPCHI} is missing: set REVIEWGUARD_YELP_DIR to the folder holding the Yelp files"
+        if os.environ.get("REVIEWGUARD_REQUIRE_YELP") == "1":
+            pytest.fail(reason + " (REVIEWGUARD_REQUIRE_YELP=1: this run must not skip it)")
+        pytest.skip(reason)
     raw = pd.read_csv(YELPCHI, sep=r"\s+", header=None, names=YELP_COLUMNS, dtype=str)
     for name, table in yelp_to_contract(parse_yelp_metadata(raw)).items():
         pq.write_table(table, tmp_path / f"{name}.parquet")

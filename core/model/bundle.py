@@ -23,6 +23,7 @@ import lightgbm as lgb
 import numpy as np
 
 from reviewguard.errors import ModelLoadError
+from reviewguard.model.bundle_check import check_bundle_folder
 from reviewguard.model.policy import Policy
 
 BUNDLE_FORMAT = "reviewguard-model"
@@ -208,6 +209,7 @@ def load_bundle(folder: str | Path) -> Bundle:
             f"refusing to load {folder}: it contains {', '.join(sorted(refused))}; "
             "reviewguard models hold only LightGBM text and JSON"
         )
+    check_bundle_folder(folder)  # every file, before LightGBM (which aborts on a cut text) sees it
     try:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as exc:

@@ -1,0 +1,174 @@
+"""Hostile and awkward input through the real command line (issue 16): paths, stores, labels, quarantine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from reviewguard.cli import app
+
+runner = CliRunner()
+HOSTILE_IDS = ["../../escape_x", "/tmp/reviewguard_abs_x", "差评/../../x"]
+
+
+def cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    r = runner.invoke(app, args, env=env)
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    return r.exit_code, r.output
+
+
+def copy_platform(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest)
+    return dest
+
+
+def rename_accounts(data: Path, renames: dict[str, str]) -> None:
+    """Give accounts new ids in every table (a hostile platform names its own accounts)."""
+    for f in data.glob("*.parquet"):
+        t = pq.read_table(f)
+        for col in ("account_id", "author_id"):
+            if col in t.column_names:
+                values = [renames.get(v, v) for v in t[col].to_pylist()]
+                t = t.set_column(t.column_names.index(col), col, pa.array(values, t.schema.field(col).type))
+        pq.write_table(t, f)
+
+
+# ------------------------------------------------------------------ 16.1 case paths
+
+
+def test_case_build_with_hostile_account_ids_writes_only_inside_out(
+    small_platform: Path, bundle_dir: Path, tmp_path: Path
+) -> None:
+    data = copy_platform(small_platform, tmp_path / "data")
+    ids = pd.read_parquet(data / "accounts.parquet", columns=["account_id"]).account_id.head(len(HOSTILE_IDS))
+    rename_accounts(data, dict(zip(ids, HOSTILE_IDS, strict=True)))
+    scores = tmp_path / "scores.parquet"
+    code, output = cli(["score", "--model", str(bundle_dir), "--data", str(data), "--out", str(scores)])
+    assert code == 0, output
+    out = tmp_path / "a" / "b" / "out"
+    args = ["case", "build", "--scores", str(scores), "--data", str(data), "--out", str(out), "--top-flagged", "2"]
+    for acc in HOSTILE_IDS:
+        args += ["--account", acc]
+    code, output = cli(args)
+    assert code == 0, output
+    written = sorted(p for p in tmp_path.rglob("case.*"))
+    assert written and all(out in p.parents for p in written), written
+    assert not Path("/tmp/reviewguard_abs_x").exists()
+    recorded = {json.loads(p.read_text())["account_id"] for p in out.glob("*/case.json")}
+    assert set(HOSTILE_IDS) <= recorded  # the id itself stays in the record
+
+
+# ------------------------------------------------------------------ 16.5 tracking store
+
+
+def test_a_sqlite_store_in_a_missing_folder_is_refused_unless_asked(small_platform: Path, tmp_path: Path) -> None:
+    store = tmp_path / "typo" / "mlflow.db"
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
+    code, output = cli(["train", "--data", str(small_platform)], env=env)
+    assert code == 1 and f"the folder {store.parent} does not exist" in output and "--create-store" in output
+    assert not store.parent.exists()
+    out = tmp_path / "s.parquet"
+    code, output = cli(["score", "--model", "models:/x/1", "--data", str(small_platform), "--out", str(out)], env=env)
+    assert code == 1 and "does not exist" in output and not store.parent.exists()
+    code, output = cli(["promote", "x", "--data", str(small_platform)], env=env)
+    assert code == 1 and "does not exist" in output and not store.parent.exists()
+    # asked to create it: the folder is made and the run goes on to the next problem (here, no data)
+    code, output = cli(["train", "--data", str(tmp_path / "no-data"), "--create-store"], env=env)
+    assert store.parent.is_dir()
+    assert code == 1 and "no-data does not exist" in output
+
+
+# ------------------------------------------------------------------ 16.6 labels are not read where unused
+
+
+@pytest.fixture(scope="module")
+def odd_labels(small_platform: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = copy_platform(small_platform, tmp_path_factory.mktemp("labels") / "data")
+    labels = pd.read_parquet(data / "labels.parquet")
+    labels.loc[labels.index[:5], "risk"] = "review_spam"
+    labels.to_parquet(data / "labels.parquet", index=False)
+    return data
+
+
+def test_labels_with_other_risks_do_not_stop_features_score_or_cases(
+    odd_labels: Path, bundle_dir: Path, tmp_path: Path
+) -> None:
+    code, output = cli(["validate", str(odd_labels)])
+    assert code == 1 and "labels" in output  # validation still reports them
+    code, output = cli(["features", "build", "--data", str(odd_labels), "--out", str(tmp_path / "f.parquet")])
+    assert code == 0, output
+    scores = tmp_path / "s.parquet"
+    code, output = cli(["score", "--model", str(bundle_dir), "--data", str(odd_labels), "--out", str(scores)])
+    assert code == 0, output
+    args = ["case", "build", "--scores", str(scores), "--data", str(odd_labels), "--out", str(tmp_path / "c")]
+    code, output = cli([*args, "--top-flagged", "1"])
+    assert code == 0, output
+    case = next((tmp_path / "c").glob("*/case.json"))
+    code, output = cli(["case", "verify", str(case)])
+    assert code == 0 and "REPRODUCED" in output, output
+    # not even an unreadable labels file stops scoring
+    (odd_labels / "labels.parquet").write_bytes(b"garbage")
+    code, output = cli(["score", "--model", str(bundle_dir), "--data", str(odd_labels), "--out", str(tmp_path / "t")])
+    assert code == 0, output
+
+
+def test_case_build_and_verify_accept_quarantine(small_platform: Path, bundle_dir: Path, tmp_path: Path) -> None:
+    scores = tmp_path / "s.parquet"
+    code, output = cli(["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(scores)])
+    assert code == 0, output
+    data = copy_platform(small_platform, tmp_path / "data")
+    likes = pq.read_table(data / "likes.parquet")
+    ghost = likes.slice(0, 1).to_pandas().assign(account_id="ghost", author_id="ghost")
+    pq.write_table(pa.concat_tables([likes, pa.Table.from_pandas(ghost, schema=likes.schema)]), data / "likes.parquet")
+    base = [
+        "case",
+        "build",
+        "--scores",
+        str(scores),
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "c"),
+        "--top-flagged",
+    ]
+    code, output = cli([*base, "1"])
+    assert code == 1 and "table likes, column account_id: unknown account (not in accounts) (1 rows)" in output
+    assert not (tmp_path / "c").exists()
+    q = tmp_path / "q"
+    code, output = cli([*base, "1", "--quarantine", str(q)])
+    assert code == 0, output
+    assert "quarantined 1 rows of likes" in output
+    assert pq.read_table(q / "likes.parquet").num_rows == 1
+    case = next((tmp_path / "c").glob("*/case.json"))
+    code, output = cli(["case", "verify", str(case), "--quarantine", str(tmp_path / "q2")])
+    assert code == 0 and "REPRODUCED" in output, output
+
+
+# ------------------------------------------------------------------ 16.3 the last resort
+
+
+def test_an_unforeseen_error_is_one_line_and_exit_2_and_debug_shows_the_traceback() -> None:
+    import typer
+
+    from reviewguard.cli import friendly_errors
+
+    tiny = typer.Typer()
+
+    @tiny.command()
+    @friendly_errors
+    def boom() -> None:
+        raise RuntimeError("first line\nsecond line [bold]not markup[/bold]")
+
+    r = runner.invoke(tiny, [])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: unexpected RuntimeError: first line"), r.output
+    r = runner.invoke(tiny, [], env={"REVIEWGUARD_DEBUG": "1"})
+    assert isinstance(r.exception, RuntimeError)

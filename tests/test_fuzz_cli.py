@@ -1,0 +1,347 @@
+"""Every command, fed broken files: one clear line naming the file, exit 1 or 2, never a traceback or an abort.
+
+The real command line runs (Typer's CliRunner in-process; a subprocess where
+LightGBM could abort the process). The inputs are a simulated platform with
+corrupted Parquet pages, truncated and garbage files; model bundles with
+broken JSON, missing keys, cut, garbage, missing or swapped boosters; broken
+scores, cutoffs, case and Yelp files. The check: exit code 1 or 2, no
+"Traceback", no "unexpected" (the last-resort handler for bugs), and exactly
+one ``error:`` line that names the broken file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from reviewguard.cli import app
+
+runner = CliRunner()
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    r = runner.invoke(app, args, env=env)
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    return r.exit_code, r.output
+
+
+def assert_clean_failure(code: int, output: str, names: str) -> None:
+    assert code in (1, 2), (code, output)
+    assert "Traceback" not in output, output
+    assert "unexpected" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    assert names in errors[0], (names, output)
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def scored(small_platform: Path, bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("scored") / "scores.parquet"
+    code, output = run_cli(["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(out)])
+    assert code == 0, output
+    return out
+
+
+@pytest.fixture(scope="module")
+def case_file(scored: Path, small_platform: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cases")
+    code, output = run_cli(
+        [
+            "case",
+            "build",
+            "--scores",
+            str(scored),
+            "--data",
+            str(small_platform),
+            "--out",
+            str(out),
+            "--top-flagged",
+            "1",
+        ]
+    )
+    assert code == 0, output
+    return sorted(out.glob("*/case.json"))[0]
+
+
+def corrupt_pages(path: Path) -> None:
+    """Flip bytes in the data pages, footer intact (the file still opens)."""
+    data = bytearray(path.read_bytes())
+    for i in range(64, len(data) - 4096, 5):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def garbage(path: Path) -> None:
+    path.write_bytes(os.urandom(4096))
+
+
+DATA_BREAKS: dict[str, tuple[str, Callable[[Path], None]]] = {
+    "corrupt pages": ("likes.parquet", corrupt_pages),
+    "truncated": ("orders.parquet", truncate),
+    "garbage": ("reviews.parquet", garbage),
+    "empty accounts": ("accounts.parquet", lambda p: p.write_bytes(b"")),
+}
+
+
+@pytest.fixture(scope="module", params=list(DATA_BREAKS))
+def broken_data(request: pytest.FixtureRequest, small_platform: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    name, breaker = DATA_BREAKS[request.param]
+    d = tmp_path_factory.mktemp("broken") / "data"
+    shutil.copytree(small_platform, d)
+    breaker(d / name)
+    return d, name
+
+
+# ------------------------------------------------------------------ broken data, every command
+
+
+def test_validate(broken_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d, name = broken_data
+    code, output = run_cli(["validate", str(d)])
+    assert_clean_failure(code, output, name)
+    assert code == 2
+
+
+def test_features_build(broken_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d, name = broken_data
+    out = tmp_path / "f.parquet"
+    assert_clean_failure(*run_cli(["features", "build", "--data", str(d), "--out", str(out)]), name)
+    assert not out.exists()
+
+
+def test_score(broken_data, bundle_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d, name = broken_data
+    out = tmp_path / "s.parquet"
+    assert_clean_failure(*run_cli(["score", "--model", str(bundle_dir), "--data", str(d), "--out", str(out)]), name)
+    assert not out.exists() and not list(tmp_path.glob("*.parts"))
+
+
+def test_train(broken_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d, name = broken_data
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    assert_clean_failure(*run_cli(["train", "--data", str(d), "--register-as", "x"], env=env), name)
+
+
+def test_case_build_and_verify(broken_data, scored: Path, case_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d, name = broken_data
+    out = tmp_path / "cases"
+    args = ["case", "build", "--scores", str(scored), "--data", str(d), "--out", str(out), "--top-flagged", "1"]
+    assert_clean_failure(*run_cli(args), name)
+    assert not out.exists() or not list(out.rglob("case.*"))
+    assert_clean_failure(*run_cli(["case", "verify", str(case_file), "--data", str(d)]), name)
+
+
+def test_promote(broken_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d, _ = broken_data
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    code, output = run_cli(["promote", "x", "--data", str(d)], env=env)
+    assert code in (1, 2) and "Traceback" not in output and "unexpected" not in output, output
+
+
+# ------------------------------------------------------------------ broken bundles
+
+
+def _json(path: Path, edit: Callable[[dict], None]) -> None:  # type: ignore[type-arg]
+    d = json.loads(path.read_text())
+    edit(d)
+    path.write_text(json.dumps(d))
+
+
+def _swap_boosters(b: Path) -> None:
+    e, f = b / "boosters" / "extortion.txt", b / "boosters" / "fake_engagement.txt"
+    te, tf = e.read_text(), f.read_text()
+    e.write_text(tf)
+    f.write_text(te)
+
+
+def _edit_tree_size(b: Path) -> None:
+    p = b / "boosters" / "extortion.txt"
+    lines = p.read_text().split("\n")
+    i = next(i for i, line in enumerate(lines) if line.startswith("tree_sizes="))
+    sizes = lines[i].removeprefix("tree_sizes=").split()
+    sizes[0] = str(int(sizes[0]) + 40)
+    lines[i] = "tree_sizes=" + " ".join(sizes)
+    p.write_text("\n".join(lines))
+
+
+BUNDLE_BREAKS: dict[str, tuple[str, Callable[[Path], None]]] = {
+    "bundle.json invalid": ("bundle.json", lambda b: (b / "bundle.json").write_text('{"format": ')),
+    "bundle.json without risks": ("bundle.json", lambda b: _json(b / "bundle.json", lambda d: d.pop("risks"))),
+    "bundle.json a list": ("bundle.json", lambda b: (b / "bundle.json").write_text("[1, 2]")),
+    "calibrator missing": (
+        "bundle.json",
+        lambda b: _json(b / "bundle.json", lambda d: d["risks"]["extortion"].pop("calibrator")),
+    ),
+    "features not a list": (
+        "bundle.json",
+        lambda b: _json(b / "bundle.json", lambda d: d["risks"]["extortion"].update(features="abc")),
+    ),
+    "policy.json invalid": ("policy.json", lambda b: (b / "policy.json").write_text("{nope")),
+    "policy.json empty object": ("policy.json", lambda b: (b / "policy.json").write_text("{}")),
+    "policy.json missing": ("policy.json", lambda b: (b / "policy.json").unlink()),
+    "booster truncated": ("extortion.txt", lambda b: truncate(b / "boosters" / "extortion.txt")),
+    "booster cut inside a tree": (
+        "extortion.txt",
+        lambda b: (b / "boosters" / "extortion.txt").write_text((b / "boosters" / "extortion.txt").read_text()[:3000]),
+    ),
+    "booster garbage": ("extortion.txt", lambda b: garbage(b / "boosters" / "extortion.txt")),
+    "booster missing": ("extortion.txt", lambda b: (b / "boosters" / "extortion.txt").unlink()),
+    "boosters swapped": ("extortion.txt", _swap_boosters),
+    "tree size edited": ("extortion.txt", _edit_tree_size),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_bundles(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
+    root = tmp_path_factory.mktemp("bundles")
+    made = {}
+    for i, (case, (name, breaker)) in enumerate(BUNDLE_BREAKS.items()):
+        b = root / f"b{i}"
+        shutil.copytree(bundle_dir, b)
+        breaker(b)
+        made[case] = (b, name)
+    return made
+
+
+def test_score_with_broken_bundles_in_a_real_process(
+    broken_bundles: dict[str, tuple[Path, str]], small_platform: Path, tmp_path: Path
+) -> None:
+    """A subprocess each: a LightGBM abort (exit 134) would show here and not kill the test run."""
+    for case, (b, name) in broken_bundles.items():
+        out = tmp_path / f"{b.name}.parquet"
+        cli = str(Path(sys.executable).parent / "reviewguard")
+        p = subprocess.run(
+            [cli, "score", "--model", str(b), "--data", str(small_platform), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "COLUMNS": "80"},
+        )
+        assert_clean_failure(p.returncode, p.stdout + p.stderr, name)
+        assert not out.exists(), case
+
+
+def test_case_build_and_verify_with_broken_bundles(
+    broken_bundles: dict[str, tuple[Path, str]], scored: Path, case_file: Path, small_platform: Path, tmp_path: Path
+) -> None:
+    for case, (b, name) in broken_bundles.items():
+        scores = tmp_path / f"{b.name}.parquet"
+        frame = pq.read_table(scored).to_pandas()
+        frame["model_uri"] = str(b)
+        frame.to_parquet(scores)
+        out = tmp_path / f"cases-{b.name}"
+        args = ["case", "build", "--scores", str(scores), "--data", str(small_platform), "--out", str(out)]
+        assert_clean_failure(*run_cli([*args, "--top-flagged", "1"]), name)
+        assert not out.exists(), case
+        record = json.loads(case_file.read_text())
+        record["model"]["uri"] = str(b)
+        forged = tmp_path / f"{b.name}.json"
+        forged.write_text(json.dumps(record))
+        assert_clean_failure(*run_cli(["case", "verify", str(forged)]), name)
+
+
+def test_resume_with_a_cut_manifest(bundle_dir: Path, small_platform: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s.parquet"
+    parts = tmp_path / "s.parquet.parts"
+    parts.mkdir()
+    (parts / "manifest.json").write_text('{"run_key": "ab')  # a run killed while its manifest was written
+    args = ["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(out), "--resume"]
+    assert_clean_failure(*run_cli(args), "s.parquet.parts cannot be read")
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ broken scores, cutoffs, case and Yelp files
+
+
+def test_broken_scores_file(scored: Path, small_platform: Path, tmp_path: Path) -> None:
+    for label, breaker in (("truncated", truncate), ("garbage", garbage), ("corrupt", corrupt_pages)):
+        s = tmp_path / f"{label}-scores.parquet"
+        shutil.copy(scored, s)
+        breaker(s)
+        args = ["case", "build", "--scores", str(s), "--data", str(small_platform), "--out", str(tmp_path / "c")]
+        code, output = run_cli([*args, "--top-flagged", "1"])
+        assert_clean_failure(code, output, s.name)
+    s = tmp_path / "other.parquet"
+    pd.DataFrame({"x": [1]}).to_parquet(s)
+    args = ["case", "build", "--scores", str(s), "--data", str(small_platform), "--out", str(tmp_path / "c")]
+    assert_clean_failure(*run_cli([*args, "--top-flagged", "1"]), "other.parquet: missing column(s)")
+
+
+def test_broken_cutoffs_file(small_platform: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.parquet"
+    accounts = pd.read_parquet(small_platform / "accounts.parquet", columns=["account_id"])
+    accounts.assign(as_of=pd.Timestamp("2026-03-01", tz="UTC")).to_parquet(cut)
+    truncate(cut)
+    out = tmp_path / "f.parquet"
+    args = ["features", "build", "--data", str(small_platform), "--out", str(out), "--cutoffs", str(cut)]
+    assert_clean_failure(*run_cli(args), "cut.parquet")
+    assert not out.exists()
+
+
+CASE_BREAKS: dict[str, Callable[[dict], object]] = {  # type: ignore[type-arg]
+    "without model": lambda c: c.pop("model"),
+    "model without uri": lambda c: c["model"].pop("uri"),
+    "decisions a list": lambda c: c.update(decisions=[]),
+    "score a string": lambda c: next(iter(c["decisions"].values())).update(score="0.9"),
+    "as_of not a time": lambda c: c.update(as_of="yesterday"),
+}
+
+
+def test_broken_case_files(case_file: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "invalid.json"
+    bad.write_text(case_file.read_text()[:200])
+    assert_clean_failure(*run_cli(["case", "verify", str(bad)]), "invalid.json is not valid JSON")
+    (tmp_path / "binary.json").write_bytes(os.urandom(100))
+    assert_clean_failure(*run_cli(["case", "verify", str(tmp_path / "binary.json")]), "binary.json")
+    assert_clean_failure(*run_cli(["case", "verify", str(tmp_path / "absent.json")]), "absent.json")
+    for label, edit in CASE_BREAKS.items():
+        record = json.loads(case_file.read_text())
+        edit(record)
+        p = tmp_path / f"{label.replace(' ', '_')}.json"
+        p.write_text(json.dumps(record))
+        assert_clean_failure(*run_cli(["case", "verify", str(p)]), p.name)
+
+
+def test_truncated_and_garbage_yelp_files(tmp_path: Path) -> None:
+    lines = "".join(
+        f"{i % 50} {i % 7} {1 + i % 5}.0 {1 if i % 3 else -1} 2011-0{1 + i % 9}-1{i % 10}\n" for i in range(20_000)
+    )
+    whole = tmp_path / "y.gz"
+    with gzip.open(whole, "wt") as fh:
+        fh.write(lines)
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    bad = tmp_path / "garbage.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00" + os.urandom(2000))
+    ragged = tmp_path / "ragged.txt"
+    ragged.write_text("1 2 3.0 1 2011-01-01\n1 2 3.0 1 2011-01-01 extra\n")
+    for f in (cut, bad, ragged):
+        assert_clean_failure(*run_cli(["datasets", "yelp", "--input", str(f), "--out", str(tmp_path / "o")]), f.name)
+
+
+def test_broken_config_and_a_file_for_a_folder(small_platform: Path, tmp_path: Path) -> None:
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    for name, content in (("syntax.toml", b"[[["), ("binary.toml", b"\xff\xfe\x00garbage")):
+        (tmp_path / name).write_bytes(content)
+        args = ["train", "--data", str(small_platform), "--config", str(tmp_path / name)]
+        assert_clean_failure(*run_cli(args, env=env), name)
+    code, output = run_cli(["validate", str(small_platform / "accounts.parquet")])
+    assert_clean_failure(code, output, "accounts.parquet is a file, not a dataset folder")
