@@ -649,9 +649,10 @@ def case_decide(
     risk: Annotated[str | None, typer.Option(help="The risk decided (needed when several have an action).")] = None,
 ) -> None:
     """Record a moderator's decision: a labels row (the next `train` learns from it) and an enforcement row."""
+    from reviewguard.serving.case_record import read_case
     from reviewguard.serving.decide import append_decision, decide_case
 
-    case = json.loads(case_file.read_text(encoding="utf-8"))
+    case = read_case(case_file)
     rows = decide_case(case, decision=decision, by=by, note=note, risk=risk)
     written = append_decision(labels, case, rows)
     what = f"label {rows.label['label']} ({rows.label['source']})"

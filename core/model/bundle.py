@@ -23,14 +23,12 @@ import lightgbm as lgb
 import numpy as np
 
 from reviewguard.errors import ModelLoadError
-from reviewguard.model.bundle_check import check_bundle_folder
+from reviewguard.model.bundle_check import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, check_bundle_folder
 from reviewguard.model.policy import Policy
 
-BUNDLE_FORMAT = "reviewguard-model"
 # 2: missing values scored as their least-risky value (reviewguard.model.explain), calibrators with
 # intervals, action budgets and escalation rules in the policy. A version-1 model scored missing
 # values through LightGBM's learned missing branch and cannot keep that promise: it must be retrained.
-BUNDLE_FORMAT_VERSION = 2
 _REFUSED_SUFFIXES = (".pkl", ".pickle", ".joblib", ".cloudpickle", ".dill", ".npy", ".npz")
 
 

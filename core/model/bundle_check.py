@@ -21,9 +21,10 @@ from typing import Any
 
 from reviewguard.errors import ModelLoadError
 
+# The one definition of the bundle format (reviewguard.model.bundle imports it from here).
 BUNDLE_FORMAT = "reviewguard-model"
-BUNDLE_FORMAT_VERSION = 1
-CALIBRATION_METHODS = ("platt", "isotonic")
+BUNDLE_FORMAT_VERSION = 2
+CALIBRATION_METHODS = ("isotonic-beta",)
 _TREE_ARRAYS = ("split_feature", "threshold", "decision_type", "left_child", "right_child")
 
 
@@ -69,6 +70,12 @@ def check_bundle_folder(folder: str | Path) -> None:
     if meta.get("format") != BUNDLE_FORMAT or meta.get("format_version") != BUNDLE_FORMAT_VERSION:
         raise ModelLoadError(
             f"{folder}: unsupported bundle format {meta.get('format')!r} v{meta.get('format_version')!r}"
+            + (
+                f"; this reviewguard reads v{BUNDLE_FORMAT_VERSION} (v1 models let a missing value raise a score: "
+                "retrain with this version)"
+                if meta.get("format_version") == 1
+                else ""
+            )
         )
     for key in ("feature_set_version", "package_version"):
         _need(isinstance(meta.get(key), str), meta_path, key, "is missing or not a string")
@@ -135,15 +142,25 @@ def _check_risk(folder: Path, meta_path: Path, risk: str, r: Any) -> None:
 
 def _check_calibrator(path: Path, where: str, c: Any) -> None:
     _need(isinstance(c, dict), path, where, "is missing or not an object")
-    method, params = c.get("method"), c.get("params")
+    method = c.get("method")
     _need(method in CALIBRATION_METHODS, path, f"{where}.method", f"must be one of {', '.join(CALIBRATION_METHODS)}")
-    _need(isinstance(params, dict), path, f"{where}.params", "is missing or not an object")
-    if method == "platt":
-        _need(_is_number(params.get("a")) and _is_number(params.get("b")), path, f"{where}.params", "need numbers a, b")
-    else:
-        x, y = params.get("x"), params.get("y")
-        ok = isinstance(x, list) and isinstance(y, list) and len(x) == len(y) >= 1
-        _need(ok and all(_is_number(v) for v in [*x, *y]), path, f"{where}.params", "need equal lists x, y of numbers")
+    curves = [c.get(k) for k in ("x", "y", "low", "high")]
+    ok = all(isinstance(v, list) for v in curves) and len({len(v) for v in curves}) == 1 and len(curves[0]) >= 1
+    _need(
+        ok and all(_is_number(v) for curve in curves for v in curve),
+        path,
+        where,
+        "needs equal, non-empty lists x, y, low, high of numbers",
+    )
+    level = c.get("level")
+    _need(_is_number(level) and 0 < float(level) < 1, path, f"{where}.level", "must be a number between 0 and 1")
+    _need(all(0 < float(v) < 1 for v in c["y"]), path, f"{where}.y", "must lie strictly between 0 and 1")
+    _need(
+        all(float(a) <= float(b) for a, b in zip(c["x"], c["x"][1:], strict=False)),
+        path,
+        f"{where}.x",
+        "must not decrease",
+    )
 
 
 def check_booster_text(path: Path, text: str, features: list[str]) -> None:
