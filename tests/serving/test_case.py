@@ -269,4 +269,5 @@ def test_a_moderators_decision_comes_back_as_a_label_and_a_remedy(
     # The dataset still meets the contract, and training reads the new label.
     ds = open_dataset(connect(), data)
     seen = label_table(ds)
-    assert ((seen.account_id == crew_case["account_id"]) & (seen.decided_at == new.decided_at)).any()
+    when = pd.Timestamp(new.decided_at).tz_convert("UTC").tz_localize(None)
+    assert ((seen.account_id == crew_case["account_id"]) & (seen.decided_at == when) & (seen.label == 1)).any()
