@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from reviewguard.engine import connect
-from reviewguard.features.compute import build_features, cutoffs_at
+from reviewguard.features import build_features, cutoffs_at
 from reviewguard.features.registry import FEATURES
 from reviewguard.reader import open_dataset
 
