@@ -5,6 +5,8 @@ The public API of the package; the rest of reviewguard imports features from her
 - ``spec.py``: what a declaration holds (``Feature``, compute ``Group``, evidence families);
 - ``account.py``, ``likes.py``, ``coordination.py``, ``extortion.py``, ``review_spam.py``:
   each family's declarations beside the queries that compute them;
+- ``escalation.py``: the policy's inputs from the enforcement history (``ESCALATION_FEATURES``),
+  returned by ``build_features`` and never model features;
 - ``registry.py``: the declarations collected in registry order;
 - ``pit.py``: the point-in-time helpers every query uses;
 - ``cutoffs.py``: the cutoffs (one as-of, per label, one account, from a file);
@@ -21,6 +23,7 @@ from reviewguard.features.cutoffs import (
     latest_event_time,
     read_cutoffs,
 )
+from reviewguard.features.escalation import ESCALATION_FEATURES
 from reviewguard.features.likes import NIGHT_HOURS_UTC
 from reviewguard.features.registry import (
     BY_NAME,
@@ -37,6 +40,7 @@ from reviewguard.features.registry import (
 __all__ = [
     "BY_NAME",
     "CONTEXT_FAMILIES",
+    "ESCALATION_FEATURES",
     "EVIDENCE_FAMILIES",
     "FAMILIES",
     "FEATURES",
