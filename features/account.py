@@ -2,7 +2,9 @@
 
 ``level`` and ``phone_verified`` are read from the ``accounts`` table, which
 holds one row per account as the platform exports it: a snapshot, whatever the
-cutoff (see docs/features.md).
+cutoff. Their declarations say so (``snapshot``), docs/features.md lists them,
+and tests/features/test_accounts_leakage.py checks that nothing else in
+``accounts`` reaches a feature.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ def order_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     return agg.select(*KEY, orders_90d=agg.orders_90d, refund_rate=share(agg.__refunded, agg.__orders))
 
 
+# ``level`` and ``phone_verified`` have no history in the contract: the value read is the export's.
+SNAPSHOT = (
+    "the accounts table holds one value per account, as exported, not its history: at a past cutoff "
+    "this is the later value"
+)
+
 GROUPS = (Group(name="account_row", compute=account_features), Group(name="orders", compute=order_features))
 
 FEATURES: tuple[Feature, ...] = (
@@ -70,6 +78,7 @@ FEATURES: tuple[Feature, ...] = (
         direction_reason="both top members and new accounts abuse; the court case involved a Lv8 member",
         tables=("accounts",),
         zero_fill=False,
+        snapshot=SNAPSHOT,
     ),
     Feature(
         name="phone_verified",
@@ -85,6 +94,7 @@ FEATURES: tuple[Feature, ...] = (
         direction_reason="verified phones cost money per account, which bulk abuse avoids",
         tables=("accounts",),
         zero_fill=False,
+        snapshot=SNAPSHOT,
     ),
     Feature(
         name="orders_90d",

@@ -28,14 +28,28 @@ def render_features_markdown() -> str:
         "",
         f"Feature set version **{FEATURE_SET_VERSION}**: {len(FEATURES)} features for "
         f"{len(risks_in_registry())} risks ({', '.join(risks_in_registry())}). Every feature is computed "
-        "as of a moment from events strictly before it (see docs/architecture.md). Windows are counted back "
-        "from the as-of moment. When a table is missing, its features are null; when the table exists but "
-        "the account has no events in it, counts are 0 and rates, shares and gap statistics are null.",
+        "as of a moment from events strictly before it (see docs/architecture.md), except the snapshots "
+        "listed below. Windows are counted back from the as-of moment. When a table is missing, its "
+        "features are null (the policy inputs from the optional enforcement table are 0: no history is "
+        "no remedy); when the table exists but the account has no events in it, counts are 0 and rates, "
+        "shares and gap statistics are null.",
         "",
         "The direction is the LightGBM monotone constraint: the model may only move the score that way as "
         "the feature grows. Evidence families are independent kinds of evidence; an action that needs a "
         "human also needs two families among the top reasons. A compute group is the one query that "
         "computes several features; it says nothing about the kind of evidence.",
+        "",
+        "## Snapshots: not point in time",
+        "",
+        "These features read an account attribute that the data contract keeps without history "
+        "(one value per account, as exported). At a past cutoff (a labels row's decision time) they "
+        "show the later value, so they can carry information from after the cutoff. They "
+        "are context (evidence family `account`), never one of the independent kinds of evidence a "
+        "human-reviewed action needs.",
+        "",
+    ]
+    lines += [f"- `{f.name}`: {f.snapshot}" for f in FEATURES if f.snapshot]
+    lines += [
         "",
         "## Evidence families",
         "",
@@ -74,6 +88,7 @@ def _feature_block(f: Feature) -> list[str]:
         f"- unit: {f.unit}; evidence family: {f.evidence}; risks: {', '.join(f.risks)}"
         + ("" if f.in_model else "; policy input, not a model feature"),
         f"- direction: {_DIRECTION[f.direction]}: {f.direction_reason}",
+        *([f"- snapshot, not point in time: {f.snapshot}"] if f.snapshot else []),
         f"- computed from {tables} (compute group `{f.group}`); without them: {missing}; "
         + ("0 when the account has no events" if f.zero_fill else "null when the account has no events"),
         f"- reason text: “{_example(f.template_en)}” / “{_example(f.template_zh)}”",

@@ -95,6 +95,9 @@ class Feature:
     zero_fill: bool = False
     # False: an input of the policy, computed and returned, never a model feature.
     in_model: bool = True
+    # Not point in time: the value is read as the data holds it today, whatever the
+    # cutoff (why, in words). None: only events before the cutoff count.
+    snapshot: str | None = None
 
     def __post_init__(self) -> None:
         if self.direction not in (-1, 0, 1):
