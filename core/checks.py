@@ -53,7 +53,7 @@ class TableReport:
     violations: list[Violation] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
     # Rows dated after the moment the data was read: not a contract breach, but
-    # worth a warning (the default as-of ignores them; see features.compute).
+    # worth a warning (the default as-of ignores them; see features.cutoffs).
     future_rows: int = 0
 
     @property

@@ -13,6 +13,9 @@ the lexicon's hard negatives in tests/features/test_lexicon.py.
 
 from __future__ import annotations
 
+import ibis
+import ibis.expr.datatypes as dt
+
 # Review actions offered or threatened, and extortion idioms.
 DEMAND_PATTERN = (
     r"(?i)("
@@ -27,3 +30,17 @@ DEMAND_PATTERN = (
 # An amount: a currency mark before the number, or a unit after it.
 AMOUNT_BEFORE = r"(?i)(?:¥|￥|rmb ?|cny ?)([0-9][0-9,]*(?:\.[0-9]+)?)"
 AMOUNT_AFTER = r"(?i)([0-9][0-9,]*(?:\.[0-9]+)?) ?(?:元|块|yuan|rmb|cny)"
+
+
+def is_money_demand(text: ibis.StringValue) -> ibis.BooleanValue:
+    """The message trades a review for money."""
+    return text.re_search(DEMAND_PATTERN)
+
+
+def named_amount(text: ibis.StringValue) -> ibis.FloatingValue:
+    """The amount of money a message names (¥8,800 / 8800元 / 600 yuan), or null."""
+    return (
+        ibis.coalesce(text.re_extract(AMOUNT_BEFORE, 1).nullif(""), text.re_extract(AMOUNT_AFTER, 1).nullif(""))
+        .replace(",", "")
+        .try_cast(dt.float64)
+    )

@@ -6,7 +6,7 @@ import ibis
 import pytest
 
 from reviewguard.engine import connect
-from reviewguard.features.compute import is_money_demand, named_amount
+from reviewguard.features.lexicon import is_money_demand, named_amount
 
 # Phrasings from the press reports behind domain.md, and ones like them.
 DEMANDS = [

@@ -11,11 +11,15 @@ import pandas as pd
 import pytest
 
 from reviewguard.engine import connect
-from reviewguard.features.compute import build_features, cutoffs_at
+from reviewguard.features import build_features, cutoffs_at
 from reviewguard.features.registry import FEATURES
 from reviewguard.reader import open_dataset
 
-LATER_FIELDS = {"orders": ("delivered_at", "refunded_at"), "reviews": ("edited_at", "deleted_at")}
+LATER_FIELDS = {
+    "orders": ("delivered_at", "refunded_at"),
+    "reviews": ("edited_at", "deleted_at"),
+    "enforcement": ("lifted_at",),
+}
 EVENT_TIME = {
     "orders": "ordered_at",
     "reviews": "created_at",
@@ -24,6 +28,7 @@ EVENT_TIME = {
     "reports": "reported_at",
     "likes": "liked_at",
     "labels": "decided_at",
+    "enforcement": "applied_at",
 }
 
 
@@ -36,6 +41,8 @@ def truncated_copy(src: Path, dst: Path, cutoff: pd.Timestamp) -> None:
         if name in EVENT_TIME:
             df = df[df[EVENT_TIME[name]] < cutoff]
         for col in LATER_FIELDS.get(name, ()):
+            if name == "enforcement":  # an appeal decided later was undecided at the cutoff
+                df.loc[df[col] >= cutoff, "outcome"] = "in_force"
             df.loc[df[col] >= cutoff, col] = pd.NaT
         if name == "reviews":
             df.loc[df["edited_at"].isna(), "edited_rating"] = pd.NA

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from reviewguard.engine import connect
-from reviewguard.features.compute import build_features, cutoffs_from_labels
+from reviewguard.features import build_features, cutoffs_from_labels
 from reviewguard.reader import open_dataset
 
 

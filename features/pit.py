@@ -1,0 +1,84 @@
+"""Point-in-time helpers shared by every compute group.
+
+Every feature is computed "as of" a moment per account from a cutoffs table
+(``account_id``, ``as_of``): only events strictly before ``as_of`` count, so an
+event after the cutoff can never change a feature. Follow-up times (an edit, a
+deletion, a refund) count only when they too are before ``as_of``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from reviewguard.contract import NEGATIVE_RATING_MAX
+from reviewguard.reader import Dataset
+
+KEY = ("account_id", "as_of")
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+ROUND_DIGITS = 9
+
+# Names of the temporary tables a run materialises: unique per process.
+RUNS = itertools.count()
+
+
+def epoch_ms(ts: ibis.TimestampValue) -> ibis.IntegerValue:
+    """Milliseconds since the epoch, the same on DuckDB and Spark."""
+    return ts.epoch_seconds().floor().cast(dt.int64) * 1000 + ts.millisecond().cast(dt.int64)
+
+
+def share(num: ibis.NumericValue, den: ibis.NumericValue) -> ibis.FloatingValue:
+    """``num / den``, null where ``den`` is 0 (a share of nothing is undefined, not 0)."""
+    return ibis.ifelse(den > 0, num.cast(dt.float64) / den.cast(dt.float64), ibis.null(dt.float64))
+
+
+def entropy_bits(counts: ibis.Table, key: tuple[str, ...], count_col: str) -> ibis.Table:
+    """Shannon entropy (bits) per key from a table of per-bin counts."""
+    c = counts[count_col].cast(dt.float64)
+    per = counts.group_by(list(key)).aggregate(
+        __n=counts[count_col].sum(),
+        __clogc=(c * c.log2()).sum(),
+    )
+    n = per.__n.cast(dt.float64)
+    return per.select(*key, entropy=n.log2() - per.__clogc / n)
+
+
+def before(
+    events: ibis.Table, cutoffs: ibis.Table, time_col: str, days: int | None = None, account_col: str = "account_id"
+) -> ibis.Table:
+    """Events of each cutoff's account strictly before its as_of (within ``days`` if given)."""
+    joined = events.join(cutoffs, events[account_col] == cutoffs.account_id)
+    if account_col != "account_id":
+        joined = joined.drop(account_col) if account_col in joined.columns else joined
+    cond = joined[time_col] < joined.as_of
+    if days is not None:
+        cond = cond & (joined[time_col] >= joined.as_of - ibis.interval(days=days))
+    return joined.filter(cond)
+
+
+def left_join_key(left: ibis.Table, right: ibis.Table) -> ibis.Table:
+    """``left`` with ``right``'s columns, matched on the cutoff key."""
+    return left.left_join(right, list(KEY)).drop(*[f"{k}_right" for k in KEY])
+
+
+def outer_join_key(left: ibis.Table, right: ibis.Table) -> ibis.Table:
+    """Rows of either side, matched on the cutoff key (the key coalesced)."""
+    out = left.outer_join(right, list(KEY))
+    return out.mutate(
+        account_id=ibis.coalesce(out.account_id, out.account_id_right),
+        as_of=ibis.coalesce(out.as_of, out.as_of_right),
+    ).drop("account_id_right", "as_of_right")
+
+
+def is_negative(rating: ibis.IntegerValue) -> ibis.BooleanValue:
+    """A negative review: 1 to ``contract.NEGATIVE_RATING_MAX`` stars."""
+    return rating <= NEGATIVE_RATING_MAX
+
+
+def negative_reviews(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
+    """Negative reviews of each cutoff's account written before its as_of."""
+    r = before(ds.tables["reviews"], cutoffs, "created_at")
+    return r.filter(is_negative(r.rating))

@@ -1,0 +1,255 @@
+"""Review-behaviour features for opinion spam (SpEagle-style user and product context), used by the
+``review_spam`` risk (core/defaults/yelp.toml).
+
+Product context uses only the product's reviews on days before that review's day: the paper's
+product averages include the future; these do not.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from reviewguard.features.pit import DAY_MS, KEY, before, entropy_bits, epoch_ms, left_join_key, share
+from reviewguard.features.spec import RS, Feature, Group
+from reviewguard.reader import Dataset
+
+BURST_DAYS = 28  # SpEagle's burstiness horizon
+
+
+def product_days(reviews: ibis.Table) -> ibis.Table:
+    """Per product and day: count and rating sum of the product's reviews on earlier days.
+
+    Aggregating per day keeps same-day ties deterministic, and using only
+    earlier days keeps the context point in time whatever the as-of's time of day.
+    """
+    day = reviews.created_at.truncate("D")
+    per_day = reviews.group_by(["merchant_id", day.name("day")]).aggregate(
+        n=reviews.count(), rating_sum=reviews.rating.sum()
+    )
+    w = ibis.cumulative_window(group_by="merchant_id", order_by="day")
+    cum = per_day.mutate(n_upto=per_day.n.sum().over(w), rating_upto=per_day.rating_sum.sum().over(w))
+    return cum.select("merchant_id", "day", earlier=cum.n_upto - cum.n, rating_earlier=cum.rating_upto - cum.rating_sum)
+
+
+def review_spam_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
+    reviews = ds.tables["reviews"]
+    r = before(reviews, cutoffs, "created_at")
+    r = r.mutate(day=r.created_at.truncate("D"))
+    ctx = product_days(reviews)
+    rc = r.join(ctx, ["merchant_id", "day"])
+    mean_before = share(rc.rating_earlier, rc.earlier)
+    per_review = rc.mutate(dev=(rc.rating.cast(dt.float64) - mean_before).abs(), rank=rc.earlier + 1)
+    agg = per_review.group_by(list(KEY)).aggregate(
+        reviews_total=per_review.count(),
+        __pos=(per_review.rating >= 4).cast(dt.int64).sum(),
+        __ext=per_review.rating.isin([1, 5]).cast(dt.int64).sum(),
+        rating_deviation_mean=per_review.dev.mean(),
+        __rank_sum=per_review["rank"].sum(),
+        __pop_sum=per_review.earlier.sum(),
+        __first=per_review.created_at.min(),
+        __last=per_review.created_at.max(),
+    )
+    span_days = (epoch_ms(agg.__last) - epoch_ms(agg.__first)).cast(dt.float64) / DAY_MS
+    per_day = r.group_by([*KEY, "day"]).aggregate(c=r.count())
+    day_max = per_day.group_by(list(KEY)).aggregate(max_reviews_per_day=per_day.c.max())
+    ratings = r.group_by([*KEY, "rating"]).aggregate(c=r.count())
+    rating_entropy = entropy_bits(ratings, KEY, "c").rename(rating_entropy_bits="entropy")
+    w = ibis.window(group_by=list(KEY), order_by=[r.created_at, r.review_id])
+    gaps = r.mutate(gap_days=(epoch_ms(r.created_at) - epoch_ms(r.created_at.lag().over(w))) / DAY_MS)
+    gaps = gaps.filter(gaps.gap_days.notnull())
+    bins = gaps.mutate(bin=(gaps.gap_days + 1).cast(dt.float64).log2().floor().cast(dt.int64))
+    gap_entropy = entropy_bits(bins.group_by([*KEY, "bin"]).aggregate(c=bins.count()), KEY, "c").rename(
+        review_gap_entropy_bits="entropy"
+    )
+    out = left_join_key(left_join_key(left_join_key(agg, day_max), rating_entropy), gap_entropy)
+    n = out.reviews_total
+    return out.select(
+        *KEY,
+        reviews_total=n,
+        single_review_account=(n == 1).cast(dt.float64),
+        max_reviews_per_day=out.max_reviews_per_day,
+        positive_review_share=share(out.__pos, n),
+        rating_extremity_share=share(out.__ext, n),
+        rating_entropy_bits=out.rating_entropy_bits,
+        rating_deviation_mean=out.rating_deviation_mean,
+        early_review_rank_mean=share(out.__rank_sum, n),
+        reviewed_product_popularity=share(out.__pop_sum, n),
+        review_burstiness=ibis.greatest(1.0 - span_days / BURST_DAYS, 0.0),
+        review_gap_entropy_bits=out.review_gap_entropy_bits,
+    )
+
+
+GROUPS = (Group(name="review_spam", compute=review_spam_features),)
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        name="reviews_total",
+        risks=RS,
+        evidence="reviews",
+        group="review_spam",
+        unit="reviews",
+        description_en="Reviews the account wrote before the as-of moment.",
+        description_zh="评估时点前本账号写的评价数。",
+        template_en="wrote {value:,.0f} reviews (99th percentile: {p99:,.0f})",
+        template_zh="写了 {value:,.0f} 条评价（99% 分位：{p99:,.0f}）",
+        direction=0,
+        direction_reason="prolific genuine reviewers and one-shot spammers both exist",
+        tables=("reviews",),
+        zero_fill=True,
+    ),
+    Feature(
+        name="single_review_account",
+        risks=RS,
+        evidence="reviews",
+        group="review_spam",
+        unit="1 = one review only",
+        description_en="Whether the account wrote exactly one review (1 yes, 0 no).",
+        description_zh="账号是否只写过一条评价（1 是，0 否）。",
+        template_en="single-review account: {value:.0f} (1 = yes)",
+        template_zh="只写过一条评价：{value:.0f}（1 为是）",
+        direction=0,
+        direction_reason="most accounts review once; singletons are where spam hides, but so do ordinary customers",
+        tables=("reviews",),
+        zero_fill=True,
+    ),
+    Feature(
+        name="max_reviews_per_day",
+        risks=RS,
+        evidence="reviews",
+        group="review_spam",
+        unit="reviews per day",
+        description_en="Most reviews the account wrote on one calendar day (UTC).",
+        description_zh="单日（UTC）最多写的评价数。",
+        template_en="wrote {value:,.0f} reviews in one day (99th percentile: {p99:,.0f})",
+        template_zh="单日写了 {value:,.0f} 条评价（99% 分位：{p99:,.0f}）",
+        direction=1,
+        direction_reason="several reviews of different places in a day is a campaign's pattern",
+        tables=("reviews",),
+        zero_fill=True,
+    ),
+    Feature(
+        name="positive_review_share",
+        risks=RS,
+        evidence="reviews",
+        group="review_spam",
+        unit="share of reviews",
+        description_en="Share of the account's reviews with 4 or 5 stars.",
+        description_zh="本账号 4-5 星评价所占比例。",
+        template_en="{value:.0%} of its reviews were 4-5 stars",
+        template_zh="{value:.0%} 的评价为 4-5 星",
+        direction=0,
+        direction_reason="promotion spam is positive and demotion spam negative; direction depends on the campaign",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+    Feature(
+        name="rating_extremity_share",
+        risks=RS,
+        evidence="reviews",
+        group="review_spam",
+        unit="share of reviews",
+        description_en="Share of the account's reviews with 1 or 5 stars.",
+        description_zh="本账号 1 星或 5 星评价所占比例。",
+        template_en="{value:.0%} of its reviews were 1 or 5 stars",
+        template_zh="{value:.0%} 的评价为 1 星或 5 星",
+        direction=1,
+        direction_reason="spam pushes to the extremes",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+    Feature(
+        name="rating_entropy_bits",
+        risks=RS,
+        evidence="reviews",
+        group="review_spam",
+        unit="bits",
+        description_en="Entropy of the account's star ratings (0 = always the same rating).",
+        description_zh="本账号评分分布的熵（0 即总是同一评分）。",
+        template_en="its ratings had {value:.2f} bits of variety",
+        template_zh="评分分布的熵为 {value:.2f} 比特",
+        direction=-1,
+        direction_reason="a campaign repeats one rating; a reader's ratings vary",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+    Feature(
+        name="rating_deviation_mean",
+        risks=RS,
+        evidence="review_context",
+        group="review_spam",
+        unit="stars",
+        description_en=(
+            "Average absolute difference between the account's rating and the product's mean rating on earlier days."
+        ),
+        description_zh="本账号评分与该产品此前各天平均评分之差的绝对值的平均。",
+        template_en="its ratings differed from the places' averages by {value:.2f} stars on average",
+        template_zh="评分与店铺平均分平均相差 {value:.2f} 星",
+        direction=1,
+        direction_reason="spam disagrees with the consensus",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+    Feature(
+        name="early_review_rank_mean",
+        risks=RS,
+        evidence="review_context",
+        group="review_spam",
+        unit="rank",
+        description_en=(
+            "Average rank of the account's reviews among the product's reviews by day (1 = first day's reviews)."
+        ),
+        description_zh="本账号评价在该产品评价中按日期的平均排名（1 为最早一天）。",
+        template_en="its reviews came on average as number {value:,.0f} of the place's reviews",
+        template_zh="其评价平均是该店铺的第 {value:,.0f} 条",
+        direction=-1,
+        direction_reason="campaigns often come early, to shape a new place's image",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+    Feature(
+        name="reviewed_product_popularity",
+        risks=RS,
+        evidence="review_context",
+        group="review_spam",
+        unit="reviews",
+        description_en="Average number of reviews the reviewed products had before the day of the account's review.",
+        description_zh="被评价产品在本账号评价前一天为止的平均评价数。",
+        template_en="the places it reviewed had {value:,.0f} reviews on average",
+        template_zh="被评价店铺平均有 {value:,.0f} 条评价",
+        direction=0,
+        direction_reason="spam targets both obscure and busy places",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+    Feature(
+        name="review_burstiness",
+        risks=RS,
+        evidence="reviews",
+        group="review_spam",
+        unit="0-1",
+        description_en="SpEagle burstiness: 1 - (days between first and last review) / 28, floored at 0.",
+        description_zh="SpEagle 突发度：1 - 首末评价相隔天数 / 28，最小为 0。",
+        template_en="burstiness {value:.2f} (1 = all its reviews within one day)",
+        template_zh="突发度 {value:.2f}（1 即所有评价在同一天）",
+        direction=1,
+        direction_reason="spam accounts are short-lived bursts",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+    Feature(
+        name="review_gap_entropy_bits",
+        risks=RS,
+        evidence="reviews",
+        group="review_spam",
+        unit="bits",
+        description_en="Entropy of the gaps between consecutive reviews (log2 bins of days).",
+        description_zh="相邻评价间隔（按天 log2 分箱）分布的熵。",
+        template_en="the gaps between its reviews had {value:.2f} bits of variety",
+        template_zh="评价间隔的熵为 {value:.2f} 比特",
+        direction=0,
+        direction_reason="too few reviews per account to say which way it points",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+)
