@@ -11,16 +11,16 @@ Times are integer milliseconds since the epoch (UTC) until written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from numpy.typing import ArrayLike
 
 from reviewguard.simulator import texts
 from reviewguard.simulator.config import SimConfig
+from reviewguard.simulator.tables import Tables
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -41,35 +41,6 @@ _LOCAL_WAKING = np.array(
     [3, 1.5, 0.8, 0.5, 0.4, 0.5, 1, 2.5, 4, 5, 5.5, 6, 7, 6, 5.5, 5.5, 5.5, 6, 7, 8, 9, 9.5, 8, 5.5]
 )
 HUMAN_HOUR_UTC = np.roll(_LOCAL_WAKING, -8) / np.roll(_LOCAL_WAKING, -8).sum()
-
-
-def ids(prefix: str, idx: np.ndarray, width: int) -> pa.Array:
-    """Dictionary-encoded string ids ("a00000042") for integer indices, built cheaply."""
-    idx = np.asarray(idx, dtype=np.int64)
-    if idx.size == 0:
-        return pa.array([], type=pa.string())
-    uniq, inverse = np.unique(idx, return_inverse=True)
-    labels = np.char.add(prefix, np.char.zfill(uniq.astype(str), width))
-    return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32)), pa.array(labels.tolist()))
-
-
-def nullable_ids(prefix: str, idx: np.ndarray, width: int) -> pa.Array:
-    idx = np.asarray(idx, dtype=np.int64)
-    mask = idx < 0
-    if not mask.any():
-        return ids(prefix, idx, width)
-    arr = ids(prefix, np.where(mask, 0, idx), width)
-    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(arr.indices), mask=mask), arr.dictionary)
-
-
-def ts(ms: np.ndarray) -> pa.Array:
-    ms = np.asarray(ms, dtype=np.int64)
-    return pa.array(ms, type=pa.timestamp("ms", tz="UTC"))
-
-
-def nullable_ts(ms: np.ndarray) -> pa.Array:
-    ms = np.asarray(ms, dtype=np.int64)
-    return pa.array(ms, type=pa.timestamp("ms", tz="UTC"), mask=ms < 0)
 
 
 def session_times(starts: np.ndarray, sizes: np.ndarray, gaps: np.ndarray) -> np.ndarray:
@@ -141,125 +112,6 @@ class World:
     def human_time_of_day(self, rng: np.random.Generator, n: int) -> np.ndarray:
         hours = rng.choice(24, size=n, p=HUMAN_HOUR_UTC)
         return hours * HOUR + rng.integers(0, HOUR, n)
-
-
-# How each raw column becomes Arrow: ("id", prefix, width) for integer ids
-# (negative = null), "ts" for ms timestamps (negative = null), or a type.
-COLUMN_SPECS: dict[str, dict[str, Any]] = {
-    "accounts": {"account_id": ("id", "a", 8), "created_at": "ts", "level": "int?", "phone_verified": "bool?"},
-    "orders": {
-        "order_id": ("id", "o", 9),
-        "account_id": ("id", "a", 8),
-        "merchant_id": ("id", "m", 6),
-        "item_id": ("id", "i", 8),
-        "amount": "float",
-        "ordered_at": "ts",
-        "delivered_at": "ts",
-        "refunded_at": "ts",
-        "device_id": ("id", "d", 8),
-        "address_id": ("id", "h", 8),
-    },
-    "reviews": {
-        "review_id": ("id", "r", 9),
-        "account_id": ("id", "a", 8),
-        "merchant_id": ("id", "m", 6),
-        "order_id": ("id", "o", 9),
-        "rating": "int",
-        "text": "str",
-        "created_at": "ts",
-        "edited_at": "ts",
-        "edited_rating": "int?",
-        "deleted_at": "ts",
-        "device_id": ("id", "d", 8),
-    },
-    "messages": {
-        "message_id": ("id", "g", 9),
-        "account_id": ("id", "a", 8),
-        "merchant_id": ("id", "m", 6),
-        "sender": "str",
-        "text": "str",
-        "sent_at": "ts",
-    },
-    "transfers": {
-        "transfer_id": ("id", "t", 9),
-        "merchant_id": ("id", "m", 6),
-        "account_id": ("id", "a", 8),
-        "amount": "float",
-        "kind": "str",
-        "paid_at": "ts",
-    },
-    "reports": {
-        "report_id": ("id", "p", 9),
-        "merchant_id": ("id", "m", 6),
-        "account_id": ("id", "a", 8),
-        "review_id": ("id", "r", 9),
-        "reason": "str",
-        "reported_at": "ts",
-    },
-    "likes": {
-        "account_id": ("id", "a", 8),
-        "content_id": ("id", "c", 8),
-        "author_id": ("id", "a", 8),
-        "liked_at": "ts",
-        "dwell_ms": "int?",
-        "device_id": ("id", "d", 8),
-    },
-    "enforcement": {
-        "account_id": ("id", "a", 8),
-        "risk": "str",
-        "action": "str",
-        "applied_at": "ts",
-        "lifted_at": "ts",
-        "outcome": "str",
-    },
-    "labels": {
-        "account_id": ("id", "a", 8),
-        "risk": "str",
-        "label": "int",
-        "decided_at": "ts",
-        "source": "str",
-    },
-    "_truth": {"account_id": ("id", "a", 8), "population": "str", "group_id": "int?"},
-}
-
-
-def _to_arrow(spec: Any, values: np.ndarray) -> pa.Array:
-    if isinstance(spec, tuple):
-        return nullable_ids(spec[1], values, spec[2])
-    if spec == "ts":
-        return nullable_ts(values)
-    if spec == "float":
-        return pa.array(values.astype(np.float64))
-    if spec == "int":
-        return pa.array(values.astype(np.int64))
-    if spec == "int?":
-        v = values.astype(np.int64)
-        return pa.array(v, mask=v < 0)
-    if spec == "bool?":
-        v = values.astype(np.int8)
-        return pa.array(v == 1, mask=v < 0)
-    if spec == "str":
-        return pa.array(list(values), type=pa.string())
-    raise AssertionError(spec)
-
-
-@dataclass
-class Tables:
-    """Raw columns of every table for one chunk, turned into Arrow once at the end."""
-
-    cols: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
-
-    def add(self, table: str, **columns: Any) -> None:
-        t = self.cols.setdefault(table, {})
-        for k, v in columns.items():
-            arr = np.asarray(v, dtype=object if isinstance(v, (list, tuple)) and v and isinstance(v[0], str) else None)
-            t.setdefault(k, []).append(np.atleast_1d(arr))
-
-    def arrow(self, table: str) -> pa.Table | None:
-        if table not in self.cols:
-            return None
-        specs = COLUMN_SPECS[table]
-        return pa.table({name: _to_arrow(spec, np.concatenate(self.cols[table][name])) for name, spec in specs.items()})
 
 
 def _fill(value: Any, n: int) -> np.ndarray:
@@ -846,39 +698,8 @@ class Chunk:
         self.likes()
         self.audit_labels()
         self.finish()
-        snapshot(self.out, self.w.end_ms)
+        self.out.snapshot(self.w.end_ms)
         return self.out
-
-
-# Per table: the column dating the event, and follow-up times that may fall later.
-_SNAPSHOT = {
-    "orders": ("ordered_at", ("delivered_at", "refunded_at")),
-    "reviews": ("created_at", ("edited_at", "deleted_at")),
-    "messages": ("sent_at", ()),
-    "transfers": ("paid_at", ()),
-    "reports": ("reported_at", ()),
-    "likes": ("liked_at", ()),
-}
-
-
-def snapshot(tables: Tables, end_ms: int) -> None:
-    """The platform as seen at the end of the period: later events have not happened yet.
-
-    Events dated after the end are dropped; follow-up times after it (a
-    delivery, an edit) become null. Labels may be decided later: outcomes
-    arrive after behaviour.
-    """
-    for name, (time_col, later) in _SNAPSHOT.items():
-        cols = tables.cols.get(name)
-        if not cols:
-            continue
-        merged = {k: np.concatenate(v) for k, v in cols.items()}
-        keep = merged[time_col] < end_ms
-        for c in later:
-            merged[c] = np.where(merged[c] >= end_ms, -1, merged[c])
-        if name == "reviews":
-            merged["edited_rating"] = np.where(merged["edited_at"] < 0, -1, merged["edited_rating"])
-        tables.cols[name] = {k: [v[keep]] for k, v in merged.items()}
 
 
 def generate(cfg: SimConfig) -> Iterator[tuple[int, Tables]]:
@@ -891,6 +712,3 @@ def generate(cfg: SimConfig) -> Iterator[tuple[int, Tables]]:
         tables = Chunk(world, chunk_index, first, n, counters).run()
         done += n
         yield done, tables
-
-
-ProgressFn = Callable[[int, int], None]
