@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 
 from reviewguard.simulator import texts
 from reviewguard.simulator.config import SimConfig
+from reviewguard.simulator.labelling import Platform, Signals, complaint_labels, enforcement_history
 from reviewguard.simulator.tables import Tables
 
 DAY = 86_400_000
@@ -134,6 +135,10 @@ class Chunk:
         self.cfg = world.cfg
         self.days = world.cfg.days
         self.rng = np.random.default_rng([self.cfg.seed, 1, chunk_index])
+        # Labels of the complaints regime and the enforcement history draw from their
+        # own stream, so the events are the same whatever the regime.
+        self.decision_rng = np.random.default_rng([self.cfg.seed, 2, chunk_index])
+        self.signals = Signals()
         self.n = n
         self.idx = np.arange(first, first + n, dtype=np.int64)
         self.counters = counters
@@ -146,6 +151,7 @@ class Chunk:
         self.crews: list[np.ndarray] = []
         self.bot_groups: list[tuple[np.ndarray, bool, int]] = []
         self.labels: list[tuple[int, str, int, int, str]] = []
+        self.enforcement: list[tuple[int, str, str, int, int, str]] = []
 
     def next_ids(self, kind: str, k: int) -> np.ndarray:
         start = self.counters.get(kind, 0)
@@ -272,6 +278,10 @@ class Chunk:
         )
         text = [neg[i] if r <= 2 else neu[i] if r == 3 else pos[i] for i, r in enumerate(rating)]
         rid = self.next_ids("review", n)
+        negative = rating <= 2
+        if negative.any():
+            self.signals.neg_acct.append(acct[negative])
+            self.signals.neg_time.append(_fill(created, n)[negative])
         self.out.add(
             "reviews",
             review_id=rid,
@@ -313,6 +323,7 @@ class Chunk:
         )
 
     def report(self, merchant: int, acct: int, review_id: int, reason: str, when: int) -> None:
+        self.signals.reports.append((int(acct), int(when), reason))
         self.out.add(
             "reports",
             report_id=self.next_ids("report", 1),
@@ -428,6 +439,7 @@ class Chunk:
             size = crew.size
             onset = int(rng.integers(0, max(1, self.days - 30)))
             last = w.start_ms + onset * DAY
+            first_demand = w.end_ms
             reported_any = False
             for k in range(int(rng.integers(2, 9))):
                 day = min(self.days - 6, onset + int(rng.integers(0, 30)) + k * 2)
@@ -442,6 +454,7 @@ class Chunk:
                 drift = 1.0 + 0.5 * day / self.days
                 demand = int(np.clip(round(rng.lognormal(np.log(1800 * drift), 0.6), -2), 600, 8800))
                 demand_at = review_at + int(rng.integers(2 * HOUR, 48 * HOUR))
+                first_demand = min(first_demand, demand_at)
                 amount_text = f"{demand:,d}" if rng.random() < 0.2 else str(demand)
                 self.message(
                     talker,
@@ -496,6 +509,7 @@ class Chunk:
                     t2 = reply_at + int(rng.integers(DAY, 3 * DAY))
                     o2 = self.order(other, target, round(float(rng.uniform(8, 60)), 2), t2, t2 + DAY, -1)
                     self.review(other, target, o2, 1, t2 + DAY + int(rng.integers(HOUR, DAY)))
+            self.signals.crews.append((crew, first_demand, last))
             for a in crew:
                 self.label_abuser(int(a), "extortion", last, confirmed=reported_any)
 
@@ -513,6 +527,9 @@ class Chunk:
         kept = kept[np.lexsort((cols["t"][kept], cols["acct"][kept]))]
         acct = cols["acct"][kept]
         content = cols["content"][kept]
+        self.signals.record_likes(
+            self.n, self.w.start_ms, self.days, acct, cols["t"][kept], self.cfg.like_alert_per_day
+        )
         self.out.add(
             "likes",
             account_id=self.idx[acct],
@@ -620,6 +637,7 @@ class Chunk:
                     out["t"].append(t.astype(np.int64))
                     out["dwell"].append(np.maximum(dwell, -1).astype(np.int64))
             last_ms = w.start_ms + end_day * DAY
+            self.signals.bots.append((group, w.start_ms + onset * DAY, last_ms))
             for a in group:
                 self.label_abuser(int(a), "fake_engagement", last_ms, confirmed=bool(rng.random() < 0.3))
         if not out["acct"]:
@@ -670,7 +688,36 @@ class Chunk:
                 label = 1 if int(self.pop[a]) in abusive[risk] else int(rng.random() < self.cfg.label_noise / 10)
                 self.labels.append((int(a), risk, label, decided, "random_audit"))
 
+    def decisions(self) -> None:
+        """Labels of the complaints regime (replacing the audit's), then the enforcement history."""
+        abusive = {"extortion": self.pop == 2, "fake_engagement": np.isin(self.pop, [4, 5])}
+        p = Platform(
+            self.cfg,
+            self.decision_rng,
+            self.w.start_ms,
+            self.w.end_ms,
+            self.n,
+            abusive,
+            self.pop == 3,
+            self.signals,
+        )
+        queued: dict[tuple[int, str], int] = {}
+        if self.cfg.label_regime == "complaints":
+            self.labels, queued = complaint_labels(p)
+        self.enforcement = enforcement_history(p, self.labels, queued)
+
     def finish(self) -> None:
+        if self.enforcement:
+            acts = sorted(self.enforcement, key=lambda r: (r[0], r[1], r[3], r[2]))
+            self.out.add(
+                "enforcement",
+                account_id=self.idx[np.array([r[0] for r in acts])],
+                risk=np.asarray([r[1] for r in acts], dtype=object),
+                action=np.asarray([r[2] for r in acts], dtype=object),
+                applied_at=np.array([r[3] for r in acts], dtype=np.int64),
+                lifted_at=np.array([r[4] for r in acts], dtype=np.int64),
+                outcome=np.asarray([r[5] for r in acts], dtype=object),
+            )
         if self.labels:
             rows = sorted(self.labels, key=lambda r: (r[0], r[1]))
             self.out.add(
@@ -697,6 +744,7 @@ class Chunk:
         self.extortion_crews()
         self.likes()
         self.audit_labels()
+        self.decisions()
         self.finish()
         self.out.snapshot(self.w.end_ms)
         return self.out
