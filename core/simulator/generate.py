@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike
 from reviewguard.simulator import texts
 from reviewguard.simulator.config import SimConfig
 from reviewguard.simulator.labelling import Platform, Signals, complaint_labels, enforcement_history
+from reviewguard.simulator.population import ABUSIVE, FAST_HUMANS, POPULATIONS, Pop
 from reviewguard.simulator.tables import Tables
 
 DAY = 86_400_000
@@ -28,14 +29,6 @@ HOUR = 3_600_000
 MIN = 60_000
 SEC = 1_000
 
-POPULATIONS = (
-    "ordinary",
-    "unhappy_customer",
-    "extortion_crew",
-    "power_liker",
-    "automated_liker",
-    "automated_liker_evasive",
-)
 
 # Hour-of-day (UTC) activity of people in China (UTC+8): awake roughly 07-24 local.
 _LOCAL_WAKING = np.array(
@@ -182,7 +175,7 @@ class Chunk:
     def form_groups(self) -> None:
         """Crews share devices or addresses; bot groups share a device farm."""
         rng, cfg = self.rng, self.cfg
-        members = list(np.flatnonzero(self.pop == 2))
+        members = list(np.flatnonzero(self.pop == Pop.EXTORTION_CREW))
         while members:
             size = min(len(members), int(rng.choice([1, 2, 3, 4], p=[0.3, 0.3, 0.25, 0.15])))
             crew = np.array(members[:size])
@@ -193,7 +186,7 @@ class Chunk:
             if size > 1 and rng.random() < 0.5:
                 self.addresses[crew] = self.addresses[crew[0]]
             self.crews.append(crew)
-        bots = list(np.flatnonzero(self.pop == 4))
+        bots = list(np.flatnonzero(self.pop == Pop.AUTOMATED_LIKER))
         while bots:
             size = min(len(bots), int(rng.integers(2, 13)))
             group = np.array(bots[:size])
@@ -207,21 +200,21 @@ class Chunk:
                 rng.random() < cfg.evasive_share_start + (cfg.evasive_share_end - cfg.evasive_share_start) * frac
             )
             if evasive:
-                self.pop[group] = 5
+                self.pop[group] = Pop.AUTOMATED_LIKER_EVASIVE
             self.bot_groups.append((group, evasive, onset))
 
     def accounts(self) -> None:
         rng, n = self.rng, self.n
         age_days = rng.gamma(1.5, 300, n) + 1
-        abusive = np.isin(self.pop, [2, 4, 5])
+        abusive = np.isin(self.pop, [Pop.EXTORTION_CREW, *ABUSIVE["fake_engagement"]])
         # Abusive accounts are mostly young, but some are bought old accounts.
         young = abusive & (rng.random(n) < 0.8)
         age_days[young] = rng.uniform(3, 150, int(young.sum()))
         self.created = self.w.start_ms - (age_days * DAY).astype(np.int64) + rng.integers(0, HOUR, n)
         level = np.clip(np.round(np.log1p(age_days / 60) * 1.6 + rng.normal(0, 1, n)), 0, 8).astype(np.int64)
-        power = self.pop == 3
+        power = np.isin(self.pop, FAST_HUMANS)
         level[power] = rng.choice([5, 6, 7, 8], size=int(power.sum()), p=[0.2, 0.3, 0.3, 0.2])
-        bought_high = np.isin(self.pop, [4, 5]) & (rng.random(n) < 0.1)
+        bought_high = np.isin(self.pop, [Pop.AUTOMATED_LIKER, Pop.AUTOMATED_LIKER_EVASIVE]) & (rng.random(n) < 0.1)
         level[bought_high] = rng.choice([6, 7, 8], size=int(bought_high.sum()))
         level[rng.random(n) < 0.01] = -1
         verified = (rng.random(n) < np.where(abusive, 0.45, 0.92)).astype(np.int8)
@@ -380,7 +373,7 @@ class Chunk:
     def unhappy_customers(self) -> None:
         """Real problems: negative review, complaint, refund, sometimes an upward edit."""
         rng, w = self.rng, self.w
-        for a in map(int, np.flatnonzero(self.pop == 1)):
+        for a in map(int, np.flatnonzero(self.pop == Pop.UNHAPPY_CUSTOMER)):
             for _ in range(int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))):
                 merchant = int(rng.choice(w.n_merchants, p=w.merchant_weight))
                 amount = round(float(w.merchant_price[merchant] * rng.lognormal(0, 0.4)), 2)
@@ -542,7 +535,10 @@ class Chunk:
 
     def _ordinary_likes(self) -> dict[str, np.ndarray]:
         rng, w = self.rng, self.w
-        likers = np.flatnonzero(np.isin(self.pop, [0, 1, 2]) & (rng.random(self.n) < self.cfg.ordinary_liker_share))
+        likers = np.flatnonzero(
+            np.isin(self.pop, [Pop.ORDINARY, Pop.UNHAPPY_CUSTOMER, Pop.EXTORTION_CREW])
+            & (rng.random(self.n) < self.cfg.ordinary_liker_share)
+        )
         p_active = rng.beta(1, 4, likers.size)
         li, day = np.nonzero(rng.random((likers.size, self.days)) < p_active[:, None])
         per_day = 1 + rng.poisson(rng.lognormal(np.log(3), 0.8, li.size))
@@ -559,7 +555,7 @@ class Chunk:
     def _power_likes(self) -> dict[str, np.ndarray]:
         """Enthusiastic humans: big volumes, human gaps, they open content and sleep."""
         rng, w = self.rng, self.w
-        people = np.flatnonzero(self.pop == 3)
+        people = np.flatnonzero(self.pop == Pop.POWER_LIKER)
         pi, day = np.nonzero(rng.random((people.size, self.days)) < 0.35)
         volume = np.clip(rng.lognormal(np.log(150), 0.8, pi.size), 20, 3000).astype(np.int64)
         # Sessions of about 60 likes, each starting at a waking hour.
@@ -676,9 +672,9 @@ class Chunk:
         abusers (label 1) and shows the model abusers of the other risk (label 0).
         """
         rng, w = self.rng, self.w
-        for a in np.flatnonzero(self.pop == 3):
+        for a in np.flatnonzero(self.pop == Pop.POWER_LIKER):
             self.label_hard_negative(int(a), "fake_engagement", w.end_ms - int(rng.integers(0, 30)) * DAY)
-        abusive = {"extortion": {2}, "fake_engagement": {4, 5}}
+        abusive = {risk: {int(p) for p in pops} for risk, pops in ABUSIVE.items()}
         for risk in ("extortion", "fake_engagement"):
             labelled = {r[0] for r in self.labels if r[1] == risk}
             for a in np.flatnonzero(rng.random(self.n) < self.cfg.random_audit_rate):
@@ -690,7 +686,7 @@ class Chunk:
 
     def decisions(self) -> None:
         """Labels of the complaints regime (replacing the audit's), then the enforcement history."""
-        abusive = {"extortion": self.pop == 2, "fake_engagement": np.isin(self.pop, [4, 5])}
+        abusive = {risk: np.isin(self.pop, pops) for risk, pops in ABUSIVE.items()}
         p = Platform(
             self.cfg,
             self.decision_rng,
@@ -698,7 +694,7 @@ class Chunk:
             self.w.end_ms,
             self.n,
             abusive,
-            self.pop == 3,
+            np.isin(self.pop, FAST_HUMANS),
             self.signals,
         )
         queued: dict[tuple[int, str], int] = {}
