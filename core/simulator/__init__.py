@@ -18,11 +18,22 @@ import pyarrow.parquet as pq
 from reviewguard.contract import TABLES
 from reviewguard.errors import ReviewguardError
 from reviewguard.simulator.config import LABEL_REGIMES, PopulationShares, SimConfig
+from reviewguard.simulator.difficulty import DIFFICULTIES, PRESETS, Realism
 from reviewguard.simulator.generate import generate
 from reviewguard.simulator.population import POPULATIONS, Pop
 from reviewguard.simulator.tables import SCHEMAS, TRUTH, empty_table
 
-__all__ = ["LABEL_REGIMES", "POPULATIONS", "Pop", "PopulationShares", "SimConfig", "simulate"]
+__all__ = [
+    "DIFFICULTIES",
+    "LABEL_REGIMES",
+    "POPULATIONS",
+    "PRESETS",
+    "Pop",
+    "PopulationShares",
+    "Realism",
+    "SimConfig",
+    "simulate",
+]
 
 TRUTH_FILE = "_truth/populations.parquet"
 

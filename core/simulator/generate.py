@@ -18,38 +18,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from reviewguard.simulator import texts
+from reviewguard.simulator import overlaps, texts
 from reviewguard.simulator.config import SimConfig
 from reviewguard.simulator.labelling import Platform, Signals, complaint_labels, enforcement_history
 from reviewguard.simulator.population import ABUSIVE, FAST_HUMANS, POPULATIONS, Pop
 from reviewguard.simulator.tables import Tables
-
-DAY = 86_400_000
-HOUR = 3_600_000
-MIN = 60_000
-SEC = 1_000
-
-
-# Hour-of-day (UTC) activity of people in China (UTC+8): awake roughly 07-24 local.
-_LOCAL_WAKING = np.array(
-    [3, 1.5, 0.8, 0.5, 0.4, 0.5, 1, 2.5, 4, 5, 5.5, 6, 7, 6, 5.5, 5.5, 5.5, 6, 7, 8, 9, 9.5, 8, 5.5]
-)
-HUMAN_HOUR_UTC = np.roll(_LOCAL_WAKING, -8) / np.roll(_LOCAL_WAKING, -8).sum()
-
-
-def session_times(starts: np.ndarray, sizes: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-    """Times of events in sessions: each session begins at its start, then adds its gaps."""
-    sizes = np.asarray(sizes, dtype=np.int64)
-    total = int(sizes.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    gaps = np.asarray(gaps[:total], dtype=np.int64).copy()
-    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    first = first[sizes > 0]
-    gaps[first] = 0
-    csum = np.cumsum(gaps)
-    base = np.repeat(csum[first], sizes[sizes > 0])
-    return np.repeat(np.asarray(starts, dtype=np.int64)[sizes > 0], sizes[sizes > 0]) + csum - base
+from reviewguard.simulator.timing import DAY, HOUR, HUMAN_HOUR_UTC, MIN, session_times
 
 
 @dataclass
@@ -132,6 +106,8 @@ class Chunk:
         # own stream, so the events are the same whatever the regime.
         self.decision_rng = np.random.default_rng([self.cfg.seed, 2, chunk_index])
         self.signals = Signals()
+        # The overlaps of the realistic and hard platforms draw from a third stream.
+        self.xrng = np.random.default_rng([self.cfg.seed, 3, chunk_index])
         self.n = n
         self.idx = np.arange(first, first + n, dtype=np.int64)
         self.counters = counters
@@ -174,7 +150,7 @@ class Chunk:
 
     def form_groups(self) -> None:
         """Crews share devices or addresses; bot groups share a device farm."""
-        rng, cfg = self.rng, self.cfg
+        rng = self.rng
         members = list(np.flatnonzero(self.pop == Pop.EXTORTION_CREW))
         while members:
             size = min(len(members), int(rng.choice([1, 2, 3, 4], p=[0.3, 0.3, 0.25, 0.15])))
@@ -186,22 +162,35 @@ class Chunk:
             if size > 1 and rng.random() < 0.5:
                 self.addresses[crew] = self.addresses[crew[0]]
             self.crews.append(crew)
-        bots = list(np.flatnonzero(self.pop == Pop.AUTOMATED_LIKER))
-        while bots:
-            size = min(len(bots), int(rng.integers(2, 13)))
-            group = np.array(bots[:size])
-            bots = bots[size:]
-            self.group[group] = self.next_ids("group", 1)[0]
-            farm = self.devices[group[: max(1, size // 4)]]
-            self.devices[group] = rng.choice(farm, size=size)
-            onset = int(rng.integers(0, max(1, self.days - 10)))
-            frac = onset / max(1, self.days)
-            evasive = bool(
-                rng.random() < cfg.evasive_share_start + (cfg.evasive_share_end - cfg.evasive_share_start) * frac
-            )
-            if evasive:
-                self.pop[group] = Pop.AUTOMATED_LIKER_EVASIVE
-            self.bot_groups.append((group, evasive, onset))
+        overlaps.crews_sharing_nothing(self)
+        bots = np.flatnonzero(self.pop == Pop.AUTOMATED_LIKER)
+        # Solo operators: one account each, no lockstep group (realistic and hard only).
+        solo = bots[self.xrng.random(bots.size) < self.cfg.realism.solo_bot_share]
+        for b in solo:
+            self._bot_group(np.array([b]))
+        rest = list(np.setdiff1d(bots, solo))
+        while rest:
+            size = min(len(rest), int(rng.integers(2, 13)))
+            group = np.array(rest[:size])
+            rest = rest[size:]
+            self._bot_group(group)
+
+    def _bot_group(self, group: np.ndarray) -> None:
+        """A bot group on its device farm, from an onset day; evasive or not."""
+        rng, cfg, size = self.rng, self.cfg, group.size
+        self.group[group] = self.next_ids("group", 1)[0]
+        farm = self.devices[group[: max(1, size // 4)]]
+        self.devices[group] = rng.choice(farm, size=size)
+        overlaps.farm_devices(self, group)
+        onset = int(rng.integers(0, max(1, self.days - 10)))
+        frac = onset / max(1, self.days)
+        evasive = bool(
+            rng.random() < cfg.evasive_share_start + (cfg.evasive_share_end - cfg.evasive_share_start) * frac
+        )
+        evasive = evasive or bool(self.xrng.random() < cfg.realism.evasive_share_extra)
+        if evasive:
+            self.pop[group] = Pop.AUTOMATED_LIKER_EVASIVE
+        self.bot_groups.append((group, evasive, onset))
 
     def accounts(self) -> None:
         rng, n = self.rng, self.n
@@ -216,6 +205,8 @@ class Chunk:
         level[power] = rng.choice([5, 6, 7, 8], size=int(power.sum()), p=[0.2, 0.3, 0.3, 0.2])
         bought_high = np.isin(self.pop, [Pop.AUTOMATED_LIKER, Pop.AUTOMATED_LIKER_EVASIVE]) & (rng.random(n) < 0.1)
         level[bought_high] = rng.choice([6, 7, 8], size=int(bought_high.sum()))
+        overlaps.levels(self, level)
+        overlaps.old_high_level(self, self.created, level)
         level[rng.random(n) < 0.01] = -1
         verified = (rng.random(n) < np.where(abusive, 0.45, 0.92)).astype(np.int8)
         verified[rng.random(n) < 0.02] = -1
@@ -345,16 +336,18 @@ class Chunk:
 
         r = np.flatnonzero((rng.random(m) < self.cfg.review_rate) & (delivered > 0))
         rating = rng.choice([1, 2, 3, 4, 5], size=r.size, p=[0.03, 0.03, 0.1, 0.3, 0.54])
-        self.review(
+        reviewed_at = delivered[r] + rng.integers(HOUR, 10 * DAY, r.size)
+        rid = self.review(
             buyer[r],
             merchant[r],
             oid[r],
             rating,
-            delivered[r] + rng.integers(HOUR, 10 * DAY, r.size),
+            reviewed_at,
             edited=np.full(r.size, -1),
             edited_rating=np.full(r.size, -1),
             deleted=np.full(r.size, -1),
         )
+        overlaps.honest_reports(self, buyer[r], merchant[r], rid, rating, reviewed_at)
 
         a = np.flatnonzero(rng.random(self.n) < 0.1)
         q_merchant = rng.choice(w.n_merchants, size=a.size, p=w.merchant_weight)
@@ -373,9 +366,13 @@ class Chunk:
     def unhappy_customers(self) -> None:
         """Real problems: negative review, complaint, refund, sometimes an upward edit."""
         rng, w = self.rng, self.w
+        real = self.cfg.realism
         for a in map(int, np.flatnonzero(self.pop == Pop.UNHAPPY_CUSTOMER)):
+            last_review = w.start_ms
             for _ in range(int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))):
                 merchant = int(rng.choice(w.n_merchants, p=w.merchant_weight))
+                if self.xrng.random() < real.unhappy_small_shop_share:
+                    merchant = int(self.xrng.choice(w.small_merchants))  # small shops make more mistakes
                 amount = round(float(w.merchant_price[merchant] * rng.lognormal(0, 0.4)), 2)
                 ordered = w.start_ms + int(rng.integers(0, self.days - 7)) * DAY + int(w.human_time_of_day(rng, 1)[0])
                 delivered = ordered + int(rng.integers(DAY // 2, 6 * DAY))
@@ -392,6 +389,9 @@ class Chunk:
                     [self._one(texts.MERCHANT_REPLIES_TO_COMPLAINT)],
                     complaint_at + int(rng.integers(10 * MIN, DAY)),
                 )
+                claim_paid, claim_reported = overlaps.big_claim(self, a, merchant, amount, complaint_at)
+                overlaps.fault_compensation(self, a, merchant, amount, complaint_at)
+                last_review = max(last_review, review_at)
                 edited, edited_rating, deleted = -1, -1, -1
                 if refunded > 0:
                     self.transfer(merchant, a, amount, "refund", refunded)
@@ -415,13 +415,20 @@ class Chunk:
                         )
                     elif rng.random() < 0.05:
                         deleted = refunded + int(rng.integers(HOUR, 4 * DAY))
+                if claim_paid > 0 and edited < 0 and deleted < 0 and self.xrng.random() < 0.4:
+                    edited, edited_rating = claim_paid + int(self.xrng.integers(HOUR, DAY)), 4
                 rid = self.review(
                     a, merchant, oid, int(rng.choice([1, 2], p=[0.55, 0.45])), review_at, edited, edited_rating, deleted
                 )
                 if rng.random() < 0.04:
                     reason = str(rng.choice(["abuse", "fake_review", "extortion"], p=[0.5, 0.3, 0.2]))
                     self.report(merchant, int(a), int(rid[0]), reason, review_at + int(rng.integers(HOUR, 3 * DAY)))
-            self.label_hard_negative(int(a), "extortion", w.end_ms - int(rng.integers(0, 20)) * DAY)
+                if claim_reported > 0:
+                    self.report(merchant, a, int(rid[0]), "extortion", claim_reported)
+            decided = w.end_ms - int(rng.integers(0, 20)) * DAY
+            if real.spread_decisions:
+                decided = min(w.end_ms, last_review + int(self.xrng.integers(1, 15)) * DAY)
+            self.label_hard_negative(int(a), "extortion", decided)
 
     # --------------------------------------------------------- extortion
 
@@ -437,6 +444,8 @@ class Chunk:
             for k in range(int(rng.integers(2, 9))):
                 day = min(self.days - 6, onset + int(rng.integers(0, 30)) + k * 2)
                 target = int(rng.choice(w.small_merchants))
+                if self.xrng.random() < self.cfg.realism.crew_any_shop_share:
+                    target = int(self.xrng.choice(w.n_merchants, p=w.merchant_weight))
                 buyer = int(rng.choice(crew))
                 # The scout does the talking when the crew has one.
                 talker = int(crew[0]) if size > 1 and rng.random() < 0.6 else buyer
@@ -509,7 +518,7 @@ class Chunk:
     # ------------------------------------------------------------- likes
 
     def likes(self) -> None:
-        parts = [self._ordinary_likes(), self._power_likes(), self._bot_likes()]
+        parts = [self._ordinary_likes(), self._power_likes(), self._bot_likes(), overlaps.heavy_likes(self)]
         cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         # A like is once per item: keep each account's first like of an item.
         order = np.lexsort((cols["t"], cols["content"], cols["acct"]))
@@ -527,7 +536,7 @@ class Chunk:
             "likes",
             account_id=self.idx[acct],
             content_id=content,
-            author_id=self.w.content_author[content],
+            author_id=self.w.content_author[content % self.w.n_content],
             liked_at=cols["t"][kept],
             dwell_ms=cols["dwell"][kept],
             device_id=self.devices[acct],
@@ -558,13 +567,21 @@ class Chunk:
         people = np.flatnonzero(self.pop == Pop.POWER_LIKER)
         pi, day = np.nonzero(rng.random((people.size, self.days)) < 0.35)
         volume = np.clip(rng.lognormal(np.log(150), 0.8, pi.size), 20, 3000).astype(np.int64)
+        # Feed likers (realistic and hard): bigger days, mostly liked from the feed without opening.
+        feed = (self.xrng.random(people.size) < self.cfg.realism.power_feed_liker_share)[pi]
+        volume = np.where(feed, np.minimum(volume * 4, 6000), volume)
         # Sessions of about 60 likes, each starting at a waking hour.
         n_sessions = np.maximum(1, volume // 60)
         sess_acct = np.repeat(people[pi], n_sessions)
         sess_size = np.repeat(volume // n_sessions, n_sessions)
         sess_start = w.start_ms + np.repeat(day, n_sessions) * DAY + w.human_time_of_day(rng, sess_acct.size)
+        # Night owls (realistic and hard): sessions six hours later, into the night.
+        owl = (self.xrng.random(people.size) < self.cfg.realism.night_owl_share)[pi]
+        sess_start = sess_start + np.repeat(np.where(owl, 6 * HOUR, 0), n_sessions)
+        careful = (self.xrng.random(people.size) < self.cfg.realism.careful_power_share)[pi]
         total = int(sess_size.sum())
-        opened = rng.random(total) < 0.78
+        p_open = np.where(feed, 0.3, np.where(careful, 0.97, 0.78))
+        opened = rng.random(total) < np.repeat(p_open, volume // n_sessions * n_sessions)
         dwell = np.where(opened, rng.lognormal(np.log(2500), 0.6, total), -1).astype(np.int64)
         gaps = np.where(
             opened, dwell + rng.lognormal(np.log(900), 0.5, total), rng.lognormal(np.log(1400), 0.5, total)
@@ -591,15 +608,25 @@ class Chunk:
             customers = rng.choice(w.content_author, size=int(rng.integers(2, 10)))
             customer_content = np.flatnonzero(np.isin(w.content_author, customers))
             end_day = min(self.days, onset + int(rng.integers(3, 13)))
+            real = self.cfg.realism
+            opener = bool(self.xrng.random() < real.evasive_opens_share)
+            # Realistic farms: a human timing model (lognormal gaps) and a night's sleep.
+            human_gaps = bool(self.xrng.random() < real.bot_human_gaps_share)
+            daytime = bool(self.xrng.random() < real.bot_daytime_share)
             for day in range(onset, end_day):
                 if evasive:
                     # Rate-limited with random jitter; sleeps a few hours.
                     volume = int(np.clip(rng.lognormal(np.log(500), 0.5), 100, 4000))
                     gaps = rng.uniform(4000, 40000, volume).astype(np.int64)
+                    if human_gaps:
+                        gaps = np.maximum(self.xrng.lognormal(np.log(2500), 0.8, volume), 300).astype(np.int64)
                 else:
                     volume = int(np.clip(rng.lognormal(np.log(1500), 0.9), 300, 30000))
                     cadence = min(float(rng.uniform(800, 3000)), DAY * 0.95 / volume)
                     gaps = (cadence + rng.normal(0, 15, volume)).astype(np.int64)
+                    if human_gaps:
+                        median = min(1300.0, cadence)
+                        gaps = np.maximum(self.xrng.lognormal(np.log(median), 0.5, volume), 250).astype(np.int64)
                 # The paying customers' items first (each once), then the newest feed.
                 custom = customer_content[: volume // 2]
                 job = np.concatenate([custom, w.any_content(rng, volume - custom.size)])
@@ -611,6 +638,9 @@ class Chunk:
                 if evasive:
                     sleep = int(rng.integers(0, 24))
                     hours = np.setdiff1d(hours, (sleep + np.arange(int(rng.integers(4, 9)))) % 24)
+                if daytime:
+                    # Asleep from about midnight to 06:00-09:00 China time (UTC+8).
+                    hours = np.setdiff1d(np.arange(24), (16 + np.arange(int(self.xrng.integers(6, 10)))) % 24)
                 k = min(k, hours.size)
                 starts = (
                     w.start_ms
@@ -621,10 +651,14 @@ class Chunk:
                 sizes = np.full(k, volume // k)
                 sizes[: volume - sizes.sum()] += 1
                 base = session_times(starts, sizes, gaps)
+                opens = evasive and opener
                 for member in group:
                     keep = rng.random(volume) < rng.uniform(0.7, 0.95)
                     t = base[keep] + int(rng.integers(0, 300_000)) + rng.integers(-200, 200, int(keep.sum()))
-                    if evasive:
+                    if opens:
+                        # Opens most items for a human-looking while.
+                        dwell = np.where(rng.random(t.size) < 0.75, rng.lognormal(np.log(3500), 0.7, t.size), -1)
+                    elif evasive:
                         dwell = np.where(rng.random(t.size) < 0.4, rng.lognormal(np.log(1500), 0.5, t.size), -1)
                     else:
                         dwell = np.where(rng.random(t.size) < 0.05, rng.normal(200, 10, t.size), -1)
@@ -673,7 +707,10 @@ class Chunk:
         """
         rng, w = self.rng, self.w
         for a in np.flatnonzero(self.pop == Pop.POWER_LIKER):
-            self.label_hard_negative(int(a), "fake_engagement", w.end_ms - int(rng.integers(0, 30)) * DAY)
+            decided = w.end_ms - int(rng.integers(0, 30)) * DAY
+            if self.cfg.realism.spread_decisions:
+                decided = w.start_ms + int(self.xrng.integers(min(20, self.days // 2), self.days)) * DAY
+            self.label_hard_negative(int(a), "fake_engagement", decided)
         abusive = {risk: {int(p) for p in pops} for risk, pops in ABUSIVE.items()}
         for risk in ("extortion", "fake_engagement"):
             labelled = {r[0] for r in self.labels if r[1] == risk}
@@ -733,10 +770,13 @@ class Chunk:
 
     def run(self) -> Tables:
         self.assign_populations()
+        overlaps.heavy_likers(self)
         self.form_groups()
+        overlaps.shared_devices(self)
         self.accounts()
         self.ordinary_orders()
         self.unhappy_customers()
+        overlaps.fast_humans_write_negative_reviews(self)
         self.extortion_crews()
         self.likes()
         self.audit_labels()

@@ -25,9 +25,7 @@ from importlib import resources
 import numpy as np
 
 from reviewguard.simulator.config import SimConfig
-
-DAY = 86_400_000
-HOUR = 3_600_000
+from reviewguard.simulator.timing import DAY, HOUR
 
 # A label row: (account position in the chunk, risk, label, decided_at, source).
 Label = tuple[int, str, int, int, str]
