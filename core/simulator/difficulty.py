@@ -35,6 +35,10 @@ class Realism:
     farm_own_device_share: float = 0.0
     # Bot accounts run alone by their operator: no group, no lockstep.
     solo_bot_share: float = 0.0
+    # Farms that copy humans in every respect at once (own devices, human timing,
+    # sleep, opening items, members hours apart, few customer items): the
+    # disguises are correlated, so no single tell is left for a model to combine.
+    disguised_farm_share: float = 0.0
     # Evasive scripts: share of groups (added to the drifting share), and those that
     # open most items with a human-looking dwell.
     evasive_share_extra: float = 0.0
@@ -47,10 +51,16 @@ class Realism:
     # Crews that share no device and no address; attacks on shops of any size.
     crew_share_nothing: float = 0.0
     crew_any_shop_share: float = 0.0
+    # Crews whose buyer waits days before the review, like a real buyer; unhappy
+    # customers who review within hours of delivery.
+    crew_patient_share: float = 0.0
+    unhappy_quick_share: float = 0.0
     # Power likers: who also write honest negative reviews, and who mostly like from
     # the feed without opening (fast, long sessions).
     power_negative_review_share: float = 0.0
     power_feed_liker_share: float = 0.0
+    # Power likers who are fans of a few writers and like much of what they post.
+    fan_share: float = 0.0
     # Power likers who open nearly everything, who like late at night, who are mid-level.
     careful_power_share: float = 0.0
     night_owl_share: float = 0.0
@@ -82,6 +92,7 @@ PRESETS: dict[str, Realism] = {
         shared_device_share=0.05,
         shared_address_share=0.06,
         farm_own_device_share=0.4,
+        disguised_farm_share=0.35,
         solo_bot_share=0.25,
         evasive_share_extra=0.15,
         evasive_opens_share=0.5,
@@ -90,9 +101,12 @@ PRESETS: dict[str, Realism] = {
         bot_high_level_share=0.3,
         crew_share_nothing=0.4,
         crew_any_shop_share=0.35,
+        crew_patient_share=0.4,
+        unhappy_quick_share=0.3,
         power_negative_review_share=0.3,
         power_feed_liker_share=0.3,
         careful_power_share=0.3,
+        fan_share=0.5,
         night_owl_share=0.15,
         mid_level_power_share=0.3,
         unhappy_big_claim_share=0.25,
@@ -108,6 +122,7 @@ PRESETS: dict[str, Realism] = {
         shared_device_share=0.08,
         shared_address_share=0.1,
         farm_own_device_share=0.6,
+        disguised_farm_share=0.55,
         solo_bot_share=0.4,
         evasive_share_extra=0.3,
         evasive_opens_share=0.7,
@@ -116,9 +131,12 @@ PRESETS: dict[str, Realism] = {
         bot_high_level_share=0.45,
         crew_share_nothing=0.6,
         crew_any_shop_share=0.5,
+        crew_patient_share=0.55,
+        unhappy_quick_share=0.4,
         power_negative_review_share=0.4,
         power_feed_liker_share=0.45,
         careful_power_share=0.35,
+        fan_share=0.6,
         night_owl_share=0.25,
         mid_level_power_share=0.4,
         unhappy_big_claim_share=0.4,

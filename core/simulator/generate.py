@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from reviewguard.simulator import overlaps, texts
+from reviewguard.simulator import language, overlaps, texts
 from reviewguard.simulator.config import SimConfig
 from reviewguard.simulator.labelling import Platform, Signals, complaint_labels, enforcement_history
 from reviewguard.simulator.population import ABUSIVE, FAST_HUMANS, POPULATIONS, Pop
@@ -119,6 +119,7 @@ class Chunk:
         self.created = np.zeros(n, dtype=np.int64)
         self.crews: list[np.ndarray] = []
         self.bot_groups: list[tuple[np.ndarray, bool, int]] = []
+        self.disguised: set[int] = set()  # bot groups (by first member) that copy humans in every respect
         self.labels: list[tuple[int, str, int, int, str]] = []
         self.enforcement: list[tuple[int, str, str, int, int, str]] = []
 
@@ -132,6 +133,13 @@ class Chunk:
 
     def _one(self, choices: tuple[str, ...]) -> str:
         return choices[int(self.rng.integers(0, len(choices)))]
+
+    def _demand_text(self, amount_text: str, amount: int) -> str:
+        """A demand: one of the fixed templates, or (varied language, most of the time) one from the grammar."""
+        fixed = self._one(texts.EXTORTION_DEMANDS).format(amount=amount_text)
+        if self.cfg.realism.varied_language and self.xrng.random() >= language.BLUNT_SHARE:
+            return language.demand(self.xrng, amount)
+        return fixed
 
     # ---------------------------------------------------------- populations
 
@@ -181,13 +189,16 @@ class Chunk:
         self.group[group] = self.next_ids("group", 1)[0]
         farm = self.devices[group[: max(1, size // 4)]]
         self.devices[group] = rng.choice(farm, size=size)
-        overlaps.farm_devices(self, group)
+        disguised = bool(self.xrng.random() < cfg.realism.disguised_farm_share)
+        if disguised:
+            self.disguised.add(int(group[0]))
+        overlaps.farm_devices(self, group, disguised)
         onset = int(rng.integers(0, max(1, self.days - 10)))
         frac = onset / max(1, self.days)
         evasive = bool(
             rng.random() < cfg.evasive_share_start + (cfg.evasive_share_end - cfg.evasive_share_start) * frac
         )
-        evasive = evasive or bool(self.xrng.random() < cfg.realism.evasive_share_extra)
+        evasive = evasive or disguised or bool(self.xrng.random() < cfg.realism.evasive_share_extra)
         if evasive:
             self.pop[group] = Pop.AUTOMATED_LIKER_EVASIVE
         self.bot_groups.append((group, evasive, onset))
@@ -352,7 +363,15 @@ class Chunk:
         a = np.flatnonzero(rng.random(self.n) < 0.1)
         q_merchant = rng.choice(w.n_merchants, size=a.size, p=w.merchant_weight)
         q_time = w.start_ms + rng.integers(0, self.days, a.size) * DAY + w.human_time_of_day(rng, a.size)
-        self.message(a, q_merchant, "account", self._pick(texts.QUESTIONS, a.size), q_time)
+        questions = self._pick(texts.QUESTIONS, a.size)
+        if self.cfg.realism.varied_language:
+            # Legitimate messages that share words with demands (refunds, red packets, reviews).
+            x = self.xrng
+            money = np.flatnonzero(x.random(a.size) < 0.3)
+            for i in map(int, money):
+                price = int(np.clip(round(float(w.merchant_price[q_merchant[i]]) * x.uniform(0.5, 3), -1), 10, 3000))
+                questions[i] = language.legitimate(x, price)
+        self.message(a, q_merchant, "account", questions, q_time)
         self.message(
             a,
             q_merchant,
@@ -379,8 +398,12 @@ class Chunk:
                 refunded = delivered + int(rng.integers(DAY, 5 * DAY)) if rng.random() < 0.6 else -1
                 oid = self.order(a, merchant, amount, ordered, delivered, refunded)
                 review_at = delivered + int(rng.integers(2 * HOUR, 5 * DAY))
+                if self.xrng.random() < real.unhappy_quick_share:
+                    review_at = delivered + int(self.xrng.integers(20 * MIN, 12 * HOUR))  # angry at once
                 complaint_at = review_at + int(rng.integers(-DAY, 2 * DAY))
                 complaint = self._one(texts.COMPLAINTS).format(amount=int(rng.choice([6, 8, 10, 12, 15, 20])))
+                if real.varied_language and self.xrng.random() < 0.3:
+                    complaint = language.legitimate(self.xrng, int(max(10, round(amount, -1))))
                 self.message(a, merchant, "account", [complaint], complaint_at)
                 self.message(
                     a,
@@ -453,6 +476,8 @@ class Chunk:
                 delivered = ordered + int(rng.integers(DAY // 2, 3 * DAY))
                 oid = self.order(buyer, target, round(float(rng.uniform(8, 60)), 2), ordered, delivered, -1)
                 review_at = delivered + int(rng.integers(HOUR, 36 * HOUR))
+                if self.xrng.random() < self.cfg.realism.crew_patient_share:
+                    review_at = delivered + int(self.xrng.integers(HOUR, 6 * DAY))  # waits like a real buyer
                 drift = 1.0 + 0.5 * day / self.days
                 demand = int(np.clip(round(rng.lognormal(np.log(1800 * drift), 0.6), -2), 600, 8800))
                 demand_at = review_at + int(rng.integers(2 * HOUR, 48 * HOUR))
@@ -462,7 +487,7 @@ class Chunk:
                     talker,
                     target,
                     "account",
-                    [self._one(texts.EXTORTION_DEMANDS).format(amount=amount_text)],
+                    [self._demand_text(amount_text, demand)],
                     demand_at,
                 )
                 reply_at = demand_at + int(rng.integers(10 * MIN, 12 * HOUR))
@@ -595,7 +620,7 @@ class Chunk:
             dwell[lo : lo + k] = -1
         return {
             "acct": np.repeat(sess_acct, sess_size),
-            "content": w.popular_content(rng, total),
+            "content": overlaps.fans(self, people, pi, sess_size, n_sessions, w.popular_content(rng, total)),
             "t": session_times(sess_start, sess_size, gaps),
             "dwell": dwell,
         }
@@ -609,14 +634,17 @@ class Chunk:
             customer_content = np.flatnonzero(np.isin(w.content_author, customers))
             end_day = min(self.days, onset + int(rng.integers(3, 13)))
             real = self.cfg.realism
-            opener = bool(self.xrng.random() < real.evasive_opens_share)
+            disguised = int(group[0]) in self.disguised
+            opener = disguised or bool(self.xrng.random() < real.evasive_opens_share)
             # Realistic farms: a human timing model (lognormal gaps) and a night's sleep.
-            human_gaps = bool(self.xrng.random() < real.bot_human_gaps_share)
-            daytime = bool(self.xrng.random() < real.bot_daytime_share)
+            human_gaps = disguised or bool(self.xrng.random() < real.bot_human_gaps_share)
+            daytime = disguised or bool(self.xrng.random() < real.bot_daytime_share)
             for day in range(onset, end_day):
                 if evasive:
                     # Rate-limited with random jitter; sleeps a few hours.
                     volume = int(np.clip(rng.lognormal(np.log(500), 0.5), 100, 4000))
+                    if disguised:
+                        volume = int(np.clip(self.xrng.lognormal(np.log(200), 0.8), 30, 3000))  # a human's day
                     gaps = rng.uniform(4000, 40000, volume).astype(np.int64)
                     if human_gaps:
                         gaps = np.maximum(self.xrng.lognormal(np.log(2500), 0.8, volume), 300).astype(np.int64)
@@ -626,9 +654,9 @@ class Chunk:
                     gaps = (cadence + rng.normal(0, 15, volume)).astype(np.int64)
                     if human_gaps:
                         median = min(1300.0, cadence)
-                        gaps = np.maximum(self.xrng.lognormal(np.log(median), 0.5, volume), 250).astype(np.int64)
+                        gaps = np.maximum(self.xrng.lognormal(np.log(median), 0.8, volume), 250).astype(np.int64)
                 # The paying customers' items first (each once), then the newest feed.
-                custom = customer_content[: volume // 2]
+                custom = customer_content[: volume // (6 if disguised else 2)]
                 job = np.concatenate([custom, w.any_content(rng, volume - custom.size)])
                 rng.shuffle(job)
                 # Sessions of ~150 likes spread over the day: round the clock for
@@ -655,6 +683,9 @@ class Chunk:
                 for member in group:
                     keep = rng.random(volume) < rng.uniform(0.7, 0.95)
                     t = base[keep] + int(rng.integers(0, 300_000)) + rng.integers(-200, 200, int(keep.sum()))
+                    if disguised:
+                        # Members take their turns hours apart: no lockstep to see.
+                        t = t + int(self.xrng.integers(0, 8)) * HOUR + self.xrng.integers(0, 20 * MIN, t.size)
                     if opens:
                         # Opens most items for a human-looking while.
                         dwell = np.where(rng.random(t.size) < 0.75, rng.lognormal(np.log(3500), 0.7, t.size), -1)
@@ -662,6 +693,10 @@ class Chunk:
                         dwell = np.where(rng.random(t.size) < 0.4, rng.lognormal(np.log(1500), 0.5, t.size), -1)
                     else:
                         dwell = np.where(rng.random(t.size) < 0.05, rng.normal(200, 10, t.size), -1)
+                        if human_gaps:
+                            # A human timing model opens some items too.
+                            shown = self.xrng.random(t.size) < 0.35
+                            dwell = np.where(shown, self.xrng.lognormal(np.log(2200), 0.7, t.size), -1)
                     out["acct"].append(np.full(t.size, member, dtype=np.int64))
                     out["content"].append(job[keep])
                     out["t"].append(t.astype(np.int64))

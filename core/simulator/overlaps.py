@@ -53,9 +53,9 @@ def crews_sharing_nothing(ch: Chunk) -> None:
             ch.addresses[crew] = ch.idx[crew]
 
 
-def farm_devices(ch: Chunk, group: np.ndarray) -> None:
+def farm_devices(ch: Chunk, group: np.ndarray, disguised: bool) -> None:
     """Some farms give every account its own device (rotated phones, behind many addresses)."""
-    if ch.xrng.random() < ch.cfg.realism.farm_own_device_share:
+    if ch.xrng.random() < ch.cfg.realism.farm_own_device_share or disguised:
         ch.devices[group] = ch.idx[group] * 2
 
 
@@ -77,6 +77,24 @@ def levels(ch: Chunk, level: np.ndarray) -> None:
     level[bots] = x.choice([5, 6, 7, 8], size=int(bots.sum()))
     mid = (ch.pop == Pop.POWER_LIKER) & (x.random(ch.n) < r.mid_level_power_share)
     level[mid] = x.choice([2, 3, 4], size=int(mid.sum()))
+
+
+def fans(
+    ch: Chunk, people: np.ndarray, pi: np.ndarray, sess_size: np.ndarray, n_sessions: np.ndarray, content: np.ndarray
+) -> np.ndarray:
+    """Fans: power likers who like much of what a few favourite writers post (as farms do for customers)."""
+    share, x, w = ch.cfg.realism.fan_share, ch.xrng, ch.w
+    if share <= 0 or content.size == 0:
+        return content
+    owner = np.repeat(np.repeat(people[pi], n_sessions), sess_size)
+    content = content.copy()
+    for a in map(int, people[x.random(people.size) < share]):
+        mine = np.flatnonzero(owner == a)
+        favourites = x.choice(w.content_author, size=int(x.integers(2, 8)))
+        items = np.flatnonzero(np.isin(w.content_author, favourites))
+        take = mine[x.random(mine.size) < x.uniform(0.2, 0.5)]
+        content[take] = x.choice(items, size=take.size)
+    return content
 
 
 def honest_reports(
