@@ -21,7 +21,8 @@ from reviewguard.simulator.language import (
 
 
 @pytest.mark.parametrize(
-    ("n", "words"), [(2000, "两千"), (3500, "三千五"), (800, "八百"), (200, "两百"), (12000, "一万二"), (8800, "八千八")]
+    ("n", "words"),
+    [(2000, "两千"), (3500, "三千五"), (800, "八百"), (200, "两百"), (12000, "一万二"), (8800, "八千八")],
 )
 def test_amounts_in_chinese_numerals(n: int, words: str) -> None:
     assert chinese_amount(n) == words
