@@ -74,19 +74,21 @@ class Signals:
     like_alert: np.ndarray | None = None  # per account: end of the first day at/over the like alert (-1: none)
 
     def record_likes(self, n: int, start_ms: int, days: int, acct: np.ndarray, t: np.ndarray, alert: int) -> None:
+        """First and last like and first alert per account, from likes sorted by (account, time)."""
         first = np.full(n, -1, dtype=np.int64)
         last = np.full(n, -1, dtype=np.int64)
         alert_at = np.full(n, -1, dtype=np.int64)
-        if acct.size:
-            order = np.lexsort((t, acct))
-            a, ts = acct[order], t[order]
+        seen = t < start_ms + days * DAY  # what the platform sees by the end of the period
+        a, ts = acct[seen], t[seen]
+        if a.size:
             starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
             ends = np.r_[starts[1:], a.size] - 1
             first[a[starts]] = ts[starts]
             last[a[ends]] = ts[ends]
-            day = (ts - start_ms) // DAY
-            key, counts = np.unique(a * days + day, return_counts=True)
-            over = key[counts >= alert]
+            key = a * days + (ts - start_ms) // DAY  # non-decreasing: sorted by account, then time
+            runs = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            counts = np.diff(np.r_[runs, key.size])
+            over = key[runs][counts >= alert]
             who, at = np.unique(over // days, return_index=True)
             alert_at[who] = start_ms + (over[at] % days + 1) * DAY
         self.like_first, self.like_last, self.like_alert = first, last, alert_at
