@@ -182,12 +182,32 @@ def simulate(
     days: Annotated[int, typer.Option(help="Length of the simulated period in days.")] = 90,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives byte-identical files.")] = 7,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing non-empty folder.")] = False,
+    labels: Annotated[
+        str,
+        typer.Option(
+            help="Who gets labelled: 'audit' (detected abusers, reviewed hard negatives and a random audit) "
+            "or 'complaints' (only accounts that merchants' reports, users' complaints or the like alert "
+            "put in a moderator's queue; no random audit)."
+        ),
+    ] = "audit",
+    difficulty: Annotated[
+        str,
+        typer.Option(
+            help="How much the populations overlap: 'easy' (every population has a tell-tale feature), "
+            "'realistic' or 'hard' (shared devices among ordinary people, farms and crews sharing nothing, "
+            "fast humans, large legitimate claims, the Dianping profile, varied language); see docs/simulator.md."
+        ),
+    ] = "easy",
 ) -> None:
     """Write a simulated platform (every contract table plus labels) to a folder."""
-    from reviewguard.simulator import SimConfig
+    from reviewguard.simulator import DIFFICULTIES, LABEL_REGIMES, SimConfig
     from reviewguard.simulator import simulate as run
 
-    cfg = SimConfig(accounts=accounts, days=days, seed=seed)
+    if labels not in LABEL_REGIMES:
+        raise typer.BadParameter(f"must be one of {', '.join(LABEL_REGIMES)}", param_hint="--labels")
+    if difficulty not in DIFFICULTIES:
+        raise typer.BadParameter(f"must be one of {', '.join(DIFFICULTIES)}", param_hint="--difficulty")
+    cfg = SimConfig(accounts=accounts, days=days, seed=seed, label_regime=labels, difficulty=difficulty)
     with progress_bar() as bar:
         task = bar.add_task("simulating accounts", total=accounts)
         counts = run(cfg, out_dir, overwrite=overwrite, progress=lambda done, _: bar.update(task, completed=done))

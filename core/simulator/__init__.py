@@ -17,10 +17,23 @@ import pyarrow.parquet as pq
 
 from reviewguard.contract import TABLES
 from reviewguard.errors import ReviewguardError
-from reviewguard.simulator.config import PopulationShares, SimConfig
-from reviewguard.simulator.generate import COLUMN_SPECS, POPULATIONS, generate
+from reviewguard.simulator.config import LABEL_REGIMES, PopulationShares, SimConfig
+from reviewguard.simulator.difficulty import DIFFICULTIES, PRESETS, Realism
+from reviewguard.simulator.generate import generate
+from reviewguard.simulator.population import POPULATIONS, Pop
+from reviewguard.simulator.tables import SCHEMAS, TRUTH, empty_table
 
-__all__ = ["POPULATIONS", "PopulationShares", "SimConfig", "simulate"]
+__all__ = [
+    "DIFFICULTIES",
+    "LABEL_REGIMES",
+    "POPULATIONS",
+    "PRESETS",
+    "Pop",
+    "PopulationShares",
+    "Realism",
+    "SimConfig",
+    "simulate",
+]
 
 TRUTH_FILE = "_truth/populations.parquet"
 
@@ -57,15 +70,15 @@ def simulate(
 
 def _write(cfg: SimConfig, work: Path, progress: Callable[[int, int], None] | None) -> dict[str, int]:
     writers: dict[str, pq.ParquetWriter] = {}
-    counts = {name: 0 for name in COLUMN_SPECS}
+    counts = {name: 0 for name in SCHEMAS}
     try:
         for done, tables in generate(cfg):
-            for name in COLUMN_SPECS:
+            for name in SCHEMAS:
                 table = tables.arrow(name)
                 if table is None:
                     continue
                 if name not in writers:
-                    path = work / (TRUTH_FILE if name == "_truth" else f"{name}.parquet")
+                    path = work / (TRUTH_FILE if name == TRUTH.name else f"{name}.parquet")
                     path.parent.mkdir(parents=True, exist_ok=True)
                     writers[name] = pq.ParquetWriter(path, table.schema, compression="zstd")
                 writers[name].write_table(table.cast(writers[name].schema), row_group_size=1_000_000)
@@ -78,23 +91,9 @@ def _write(cfg: SimConfig, work: Path, progress: Callable[[int, int], None] | No
     # Every contract table exists, possibly empty, so a small run still has each one.
     for name in TABLES:
         if name not in writers and name != "accounts":
-            _empty(work / f"{name}.parquet", name)
+            pq.write_table(empty_table(name), work / f"{name}.parquet", compression="zstd")
     (work / "_truth" / "simulation.json").parent.mkdir(exist_ok=True)
     (work / "_truth" / "simulation.json").write_text(
         json.dumps({"config": cfg.to_dict(), "rows": counts}, indent=2, sort_keys=True)
     )
     return counts
-
-
-def _empty(path: Path, name: str) -> None:
-    import numpy as np
-
-    from reviewguard.simulator.generate import _to_arrow
-
-    specs = COLUMN_SPECS[name]
-    empty = {
-        col: _to_arrow(spec, np.zeros(0, dtype=object if spec == "str" else np.int64)) for col, spec in specs.items()
-    }
-    import pyarrow as pa
-
-    pq.write_table(pa.table(empty), path, compression="zstd")

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+
+from reviewguard.simulator.difficulty import DIFFICULTIES, PRESETS, Difficulty, Realism
+
+LabelRegime = Literal["audit", "complaints"]
+LABEL_REGIMES: tuple[str, ...] = ("audit", "complaints")
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,56 @@ class SimConfig:
     random_audit_rate: float = 0.04
     appeal_overturn_rate: float = 0.12
     label_noise: float = 0.02
+    # Who gets labelled: "audit" (abusers found at detect_rate, hard negatives
+    # reviewed, plus a random audit of everyone) or "complaints" (only what
+    # merchants' reports, users' complaints and the platform's like alerts put
+    # in a moderator's queue: a selected sample, no random audit).
+    label_regime: LabelRegime = "audit"
+    # How much the populations overlap (difficulty.py): "easy" is the first
+    # simulator, byte-identical; "realistic" and "hard" add the overlaps of issue 15.
+    difficulty: Difficulty = "easy"
+    # Overlaps of your own instead of the difficulty's preset (None: the preset).
+    overlaps: Realism | None = None
+    # Complaints regime: share of queued accounts a moderator decides on, days
+    # from the complaint to the decision (lognormal median, capped), and the
+    # chance that a confirmed case pulls in each other member of its crew or
+    # bot group.
+    complaint_review_rate: float = 0.8
+    complaint_decision_days: float = 6.0
+    case_expansion_rate: float = 0.5
+    # The platform's like alert: an account's day at or above this many likes;
+    # alerts are many, so moderators take up fewer of them than of complaints.
+    like_alert_per_day: int = 1000
+    alert_review_rate: float = 0.6
+    # Users' complaints about likes (per bot group, per power liker, per other liker).
+    like_complaint_rate_bots: float = 0.3
+    like_complaint_rate_power: float = 0.1
+    like_complaint_rate_other: float = 0.002
+    # Enforcement history: a lighter remedy before a labelled abuser's decision,
+    # a human action after it, remedies for unlabelled abusers the platform's
+    # rules caught, and mistaken remedies on accounts later cleared.
+    remedy_rate: float = 0.85
+    remedy_stops_share: float = 0.25
+    human_action_rate: float = 0.75
+    human_without_remedy_rate: float = 0.15
+    top_action_rate: float = 0.3
+    unlabelled_remedy_rate: float = 0.3
+    mistaken_remedy_rate: float = 0.25
+    appeal_rate: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.label_regime not in LABEL_REGIMES:
+            raise ValueError(f"label_regime must be one of {LABEL_REGIMES}, not {self.label_regime!r}")
+        if self.difficulty not in DIFFICULTIES:
+            raise ValueError(f"difficulty must be one of {DIFFICULTIES}, not {self.difficulty!r}")
+
+    @property
+    def realism(self) -> Realism:
+        """The overlaps: ``overlaps`` when given, else the difficulty's preset."""
+        return self.overlaps if self.overlaps is not None else PRESETS[self.difficulty]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["start"] = self.start.isoformat()
+        d["realism"] = self.realism.to_dict()
         return d

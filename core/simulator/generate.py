@@ -11,255 +11,20 @@ Times are integer milliseconds since the epoch (UTC) until written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from numpy.typing import ArrayLike
 
-from reviewguard.simulator import texts
+from reviewguard.simulator import language, overlaps, texts
 from reviewguard.simulator.config import SimConfig
-
-DAY = 86_400_000
-HOUR = 3_600_000
-MIN = 60_000
-SEC = 1_000
-
-POPULATIONS = (
-    "ordinary",
-    "unhappy_customer",
-    "extortion_crew",
-    "power_liker",
-    "automated_liker",
-    "automated_liker_evasive",
-)
-
-# Hour-of-day (UTC) activity of people in China (UTC+8): awake roughly 07-24 local.
-_LOCAL_WAKING = np.array(
-    [3, 1.5, 0.8, 0.5, 0.4, 0.5, 1, 2.5, 4, 5, 5.5, 6, 7, 6, 5.5, 5.5, 5.5, 6, 7, 8, 9, 9.5, 8, 5.5]
-)
-HUMAN_HOUR_UTC = np.roll(_LOCAL_WAKING, -8) / np.roll(_LOCAL_WAKING, -8).sum()
-
-
-def ids(prefix: str, idx: np.ndarray, width: int) -> pa.Array:
-    """Dictionary-encoded string ids ("a00000042") for integer indices, built cheaply."""
-    idx = np.asarray(idx, dtype=np.int64)
-    if idx.size == 0:
-        return pa.array([], type=pa.string())
-    uniq, inverse = np.unique(idx, return_inverse=True)
-    labels = np.char.add(prefix, np.char.zfill(uniq.astype(str), width))
-    return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32)), pa.array(labels.tolist()))
-
-
-def nullable_ids(prefix: str, idx: np.ndarray, width: int) -> pa.Array:
-    idx = np.asarray(idx, dtype=np.int64)
-    mask = idx < 0
-    if not mask.any():
-        return ids(prefix, idx, width)
-    arr = ids(prefix, np.where(mask, 0, idx), width)
-    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(arr.indices), mask=mask), arr.dictionary)
-
-
-def ts(ms: np.ndarray) -> pa.Array:
-    ms = np.asarray(ms, dtype=np.int64)
-    return pa.array(ms, type=pa.timestamp("ms", tz="UTC"))
-
-
-def nullable_ts(ms: np.ndarray) -> pa.Array:
-    ms = np.asarray(ms, dtype=np.int64)
-    return pa.array(ms, type=pa.timestamp("ms", tz="UTC"), mask=ms < 0)
-
-
-def session_times(starts: np.ndarray, sizes: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-    """Times of events in sessions: each session begins at its start, then adds its gaps."""
-    sizes = np.asarray(sizes, dtype=np.int64)
-    total = int(sizes.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    gaps = np.asarray(gaps[:total], dtype=np.int64).copy()
-    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    first = first[sizes > 0]
-    gaps[first] = 0
-    csum = np.cumsum(gaps)
-    base = np.repeat(csum[first], sizes[sizes > 0])
-    return np.repeat(np.asarray(starts, dtype=np.int64)[sizes > 0], sizes[sizes > 0]) + csum - base
-
-
-@dataclass
-class World:
-    """What every chunk shares: merchants, content, the period."""
-
-    cfg: SimConfig
-    start_ms: int
-    n_merchants: int
-    merchant_weight: np.ndarray
-    merchant_price: np.ndarray
-    small_merchants: np.ndarray
-    n_content: int
-    content_author: np.ndarray
-    content_cdf: np.ndarray
-
-    @classmethod
-    def build(cls, cfg: SimConfig) -> World:
-        rng = np.random.default_rng([cfg.seed, 0])
-        n_merchants = max(30, cfg.accounts // cfg.accounts_per_merchant)
-        size = rng.lognormal(0.0, cfg.merchant_size_sigma, n_merchants)
-        weight = size / size.sum()
-        price = np.clip(rng.lognormal(np.log(70), 0.7, n_merchants), 8, 3000)
-        small = np.flatnonzero(size <= np.quantile(size, 0.4))
-        n_content = max(5000, cfg.accounts * cfg.content_per_account)
-        # A tenth of accounts write content; the same writers write several items.
-        writers = rng.choice(cfg.accounts, size=max(50, cfg.accounts // 10), replace=False)
-        author = rng.choice(writers, size=n_content)
-        pop = 1.0 / np.arange(1, n_content + 1) ** cfg.content_zipf
-        rng.shuffle(pop)
-        return cls(
-            cfg,
-            int(cfg.start.timestamp() * 1000),
-            n_merchants,
-            weight,
-            price,
-            small,
-            n_content,
-            author,
-            np.cumsum(pop) / pop.sum(),
-        )
-
-    @property
-    def end_ms(self) -> int:
-        return self.start_ms + self.cfg.days * DAY
-
-    def popular_content(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return np.minimum(np.searchsorted(self.content_cdf, rng.random(n)), self.n_content - 1)
-
-    def any_content(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """Uniform over all items: what a script scrolling the newest feed hits."""
-        return rng.integers(0, self.n_content, n)
-
-    def human_time_of_day(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        hours = rng.choice(24, size=n, p=HUMAN_HOUR_UTC)
-        return hours * HOUR + rng.integers(0, HOUR, n)
-
-
-# How each raw column becomes Arrow: ("id", prefix, width) for integer ids
-# (negative = null), "ts" for ms timestamps (negative = null), or a type.
-COLUMN_SPECS: dict[str, dict[str, Any]] = {
-    "accounts": {"account_id": ("id", "a", 8), "created_at": "ts", "level": "int?", "phone_verified": "bool?"},
-    "orders": {
-        "order_id": ("id", "o", 9),
-        "account_id": ("id", "a", 8),
-        "merchant_id": ("id", "m", 6),
-        "item_id": ("id", "i", 8),
-        "amount": "float",
-        "ordered_at": "ts",
-        "delivered_at": "ts",
-        "refunded_at": "ts",
-        "device_id": ("id", "d", 8),
-        "address_id": ("id", "h", 8),
-    },
-    "reviews": {
-        "review_id": ("id", "r", 9),
-        "account_id": ("id", "a", 8),
-        "merchant_id": ("id", "m", 6),
-        "order_id": ("id", "o", 9),
-        "rating": "int",
-        "text": "str",
-        "created_at": "ts",
-        "edited_at": "ts",
-        "edited_rating": "int?",
-        "deleted_at": "ts",
-        "device_id": ("id", "d", 8),
-    },
-    "messages": {
-        "message_id": ("id", "g", 9),
-        "account_id": ("id", "a", 8),
-        "merchant_id": ("id", "m", 6),
-        "sender": "str",
-        "text": "str",
-        "sent_at": "ts",
-    },
-    "transfers": {
-        "transfer_id": ("id", "t", 9),
-        "merchant_id": ("id", "m", 6),
-        "account_id": ("id", "a", 8),
-        "amount": "float",
-        "kind": "str",
-        "paid_at": "ts",
-    },
-    "reports": {
-        "report_id": ("id", "p", 9),
-        "merchant_id": ("id", "m", 6),
-        "account_id": ("id", "a", 8),
-        "review_id": ("id", "r", 9),
-        "reason": "str",
-        "reported_at": "ts",
-    },
-    "likes": {
-        "account_id": ("id", "a", 8),
-        "content_id": ("id", "c", 8),
-        "author_id": ("id", "a", 8),
-        "liked_at": "ts",
-        "dwell_ms": "int?",
-        "device_id": ("id", "d", 8),
-    },
-    "enforcement": {
-        "account_id": ("id", "a", 8),
-        "risk": "str",
-        "action": "str",
-        "applied_at": "ts",
-        "lifted_at": "ts",
-        "outcome": "str",
-    },
-    "labels": {
-        "account_id": ("id", "a", 8),
-        "risk": "str",
-        "label": "int",
-        "decided_at": "ts",
-        "source": "str",
-    },
-    "_truth": {"account_id": ("id", "a", 8), "population": "str", "group_id": "int?"},
-}
-
-
-def _to_arrow(spec: Any, values: np.ndarray) -> pa.Array:
-    if isinstance(spec, tuple):
-        return nullable_ids(spec[1], values, spec[2])
-    if spec == "ts":
-        return nullable_ts(values)
-    if spec == "float":
-        return pa.array(values.astype(np.float64))
-    if spec == "int":
-        return pa.array(values.astype(np.int64))
-    if spec == "int?":
-        v = values.astype(np.int64)
-        return pa.array(v, mask=v < 0)
-    if spec == "bool?":
-        v = values.astype(np.int8)
-        return pa.array(v == 1, mask=v < 0)
-    if spec == "str":
-        return pa.array(list(values), type=pa.string())
-    raise AssertionError(spec)
-
-
-@dataclass
-class Tables:
-    """Raw columns of every table for one chunk, turned into Arrow once at the end."""
-
-    cols: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
-
-    def add(self, table: str, **columns: Any) -> None:
-        t = self.cols.setdefault(table, {})
-        for k, v in columns.items():
-            arr = np.asarray(v, dtype=object if isinstance(v, (list, tuple)) and v and isinstance(v[0], str) else None)
-            t.setdefault(k, []).append(np.atleast_1d(arr))
-
-    def arrow(self, table: str) -> pa.Table | None:
-        if table not in self.cols:
-            return None
-        specs = COLUMN_SPECS[table]
-        return pa.table({name: _to_arrow(spec, np.concatenate(self.cols[table][name])) for name, spec in specs.items()})
+from reviewguard.simulator.labelling import Platform, Signals, complaint_labels, enforcement_history
+from reviewguard.simulator.population import ABUSIVE, FAST_HUMANS, POPULATIONS, Pop
+from reviewguard.simulator.populations import bots, crews, heavy_likers, ordinary, power_likers, unhappy
+from reviewguard.simulator.tables import Tables
+from reviewguard.simulator.timing import DAY, HOUR
+from reviewguard.simulator.world import World
 
 
 def _fill(value: Any, n: int) -> np.ndarray:
@@ -282,6 +47,12 @@ class Chunk:
         self.cfg = world.cfg
         self.days = world.cfg.days
         self.rng = np.random.default_rng([self.cfg.seed, 1, chunk_index])
+        # Labels of the complaints regime and the enforcement history draw from their
+        # own stream, so the events are the same whatever the regime.
+        self.decision_rng = np.random.default_rng([self.cfg.seed, 2, chunk_index])
+        self.signals = Signals()
+        # The overlaps of the realistic and hard platforms draw from a third stream.
+        self.xrng = np.random.default_rng([self.cfg.seed, 3, chunk_index])
         self.n = n
         self.idx = np.arange(first, first + n, dtype=np.int64)
         self.counters = counters
@@ -293,18 +64,27 @@ class Chunk:
         self.created = np.zeros(n, dtype=np.int64)
         self.crews: list[np.ndarray] = []
         self.bot_groups: list[tuple[np.ndarray, bool, int]] = []
+        self.disguised: set[int] = set()  # bot groups (by first member) that copy humans in every respect
         self.labels: list[tuple[int, str, int, int, str]] = []
+        self.enforcement: list[tuple[int, str, str, int, int, str]] = []
 
     def next_ids(self, kind: str, k: int) -> np.ndarray:
         start = self.counters.get(kind, 0)
         self.counters[kind] = start + k
         return np.arange(start, start + k, dtype=np.int64)
 
-    def _pick(self, choices: tuple[str, ...], n: int) -> list[str]:
+    def pick(self, choices: tuple[str, ...], n: int) -> list[str]:
         return [choices[i] for i in self.rng.integers(0, len(choices), n)]
 
-    def _one(self, choices: tuple[str, ...]) -> str:
+    def one(self, choices: tuple[str, ...]) -> str:
         return choices[int(self.rng.integers(0, len(choices)))]
+
+    def demand_text(self, amount_text: str, amount: int) -> str:
+        """A demand: one of the fixed templates, or (varied language, most of the time) one from the grammar."""
+        fixed = self.one(texts.EXTORTION_DEMANDS).format(amount=amount_text)
+        if self.cfg.realism.varied_language and self.xrng.random() >= language.BLUNT_SHARE:
+            return language.demand(self.xrng, amount)
+        return fixed
 
     # ---------------------------------------------------------- populations
 
@@ -321,50 +101,21 @@ class Chunk:
         )
         self.pop = rng.choice(5, size=self.n, p=probs).astype(np.int8)
 
-    def form_groups(self) -> None:
-        """Crews share devices or addresses; bot groups share a device farm."""
-        rng, cfg = self.rng, self.cfg
-        members = list(np.flatnonzero(self.pop == 2))
-        while members:
-            size = min(len(members), int(rng.choice([1, 2, 3, 4], p=[0.3, 0.3, 0.25, 0.15])))
-            crew = np.array(members[:size])
-            members = members[size:]
-            self.group[crew] = self.next_ids("group", 1)[0]
-            if size > 1 and rng.random() < 0.7:
-                self.devices[crew[1:]] = self.devices[crew[0]]
-            if size > 1 and rng.random() < 0.5:
-                self.addresses[crew] = self.addresses[crew[0]]
-            self.crews.append(crew)
-        bots = list(np.flatnonzero(self.pop == 4))
-        while bots:
-            size = min(len(bots), int(rng.integers(2, 13)))
-            group = np.array(bots[:size])
-            bots = bots[size:]
-            self.group[group] = self.next_ids("group", 1)[0]
-            farm = self.devices[group[: max(1, size // 4)]]
-            self.devices[group] = rng.choice(farm, size=size)
-            onset = int(rng.integers(0, max(1, self.days - 10)))
-            frac = onset / max(1, self.days)
-            evasive = bool(
-                rng.random() < cfg.evasive_share_start + (cfg.evasive_share_end - cfg.evasive_share_start) * frac
-            )
-            if evasive:
-                self.pop[group] = 5
-            self.bot_groups.append((group, evasive, onset))
-
     def accounts(self) -> None:
         rng, n = self.rng, self.n
         age_days = rng.gamma(1.5, 300, n) + 1
-        abusive = np.isin(self.pop, [2, 4, 5])
+        abusive = np.isin(self.pop, [Pop.EXTORTION_CREW, *ABUSIVE["fake_engagement"]])
         # Abusive accounts are mostly young, but some are bought old accounts.
         young = abusive & (rng.random(n) < 0.8)
         age_days[young] = rng.uniform(3, 150, int(young.sum()))
         self.created = self.w.start_ms - (age_days * DAY).astype(np.int64) + rng.integers(0, HOUR, n)
         level = np.clip(np.round(np.log1p(age_days / 60) * 1.6 + rng.normal(0, 1, n)), 0, 8).astype(np.int64)
-        power = self.pop == 3
+        power = np.isin(self.pop, FAST_HUMANS)
         level[power] = rng.choice([5, 6, 7, 8], size=int(power.sum()), p=[0.2, 0.3, 0.3, 0.2])
-        bought_high = np.isin(self.pop, [4, 5]) & (rng.random(n) < 0.1)
+        bought_high = np.isin(self.pop, [Pop.AUTOMATED_LIKER, Pop.AUTOMATED_LIKER_EVASIVE]) & (rng.random(n) < 0.1)
         level[bought_high] = rng.choice([6, 7, 8], size=int(bought_high.sum()))
+        overlaps.levels(self, level)
+        heavy_likers.old_high_level(self, self.created, level)
         level[rng.random(n) < 0.01] = -1
         verified = (rng.random(n) < np.where(abusive, 0.45, 0.92)).astype(np.int8)
         verified[rng.random(n) < 0.02] = -1
@@ -416,10 +167,14 @@ class Chunk:
         n = acct.size
         rating = np.atleast_1d(np.asarray(rating, dtype=np.int64))
         neg, neu, pos = (
-            self._pick(t, n) for t in (texts.NEGATIVE_REVIEWS, texts.NEUTRAL_REVIEWS, texts.POSITIVE_REVIEWS)
+            self.pick(t, n) for t in (texts.NEGATIVE_REVIEWS, texts.NEUTRAL_REVIEWS, texts.POSITIVE_REVIEWS)
         )
         text = [neg[i] if r <= 2 else neu[i] if r == 3 else pos[i] for i, r in enumerate(rating)]
         rid = self.next_ids("review", n)
+        negative = rating <= 2
+        if negative.any():
+            self.signals.neg_acct.append(acct[negative])
+            self.signals.neg_time.append(_fill(created, n)[negative])
         self.out.add(
             "reviews",
             review_id=rid,
@@ -461,6 +216,7 @@ class Chunk:
         )
 
     def report(self, merchant: int, acct: int, review_id: int, reason: str, when: int) -> None:
+        self.signals.reports.append((int(acct), int(when), reason))
         self.out.add(
             "reports",
             report_id=self.next_ids("report", 1),
@@ -473,184 +229,14 @@ class Chunk:
 
     # ---------------------------------------------------------------- orders
 
-    def ordinary_orders(self) -> None:
-        """Purchases, reviews and a few questions for every account (camouflage included)."""
-        rng, w = self.rng, self.w
-        rate = self.cfg.orders_per_account_90d * self.days / 90 * rng.lognormal(0, 0.8, self.n)
-        buyer = np.repeat(np.arange(self.n), rng.poisson(rate))
-        m = buyer.size
-        merchant = rng.choice(w.n_merchants, size=m, p=w.merchant_weight)
-        amount = np.round(w.merchant_price[merchant] * rng.lognormal(0, 0.4, m), 2)
-        ordered = w.start_ms + rng.integers(0, self.days, m) * DAY + w.human_time_of_day(rng, m)
-        delivered = ordered + rng.integers(DAY // 2, 5 * DAY, m)
-        delivered[rng.random(m) < 0.04] = -1
-        refunded = np.where((rng.random(m) < 0.03) & (delivered > 0), delivered + rng.integers(DAY, 6 * DAY, m), -1)
-        oid = self.order(buyer, merchant, amount, ordered, delivered, refunded)
-
-        r = np.flatnonzero((rng.random(m) < self.cfg.review_rate) & (delivered > 0))
-        rating = rng.choice([1, 2, 3, 4, 5], size=r.size, p=[0.03, 0.03, 0.1, 0.3, 0.54])
-        self.review(
-            buyer[r],
-            merchant[r],
-            oid[r],
-            rating,
-            delivered[r] + rng.integers(HOUR, 10 * DAY, r.size),
-            edited=np.full(r.size, -1),
-            edited_rating=np.full(r.size, -1),
-            deleted=np.full(r.size, -1),
-        )
-
-        a = np.flatnonzero(rng.random(self.n) < 0.1)
-        q_merchant = rng.choice(w.n_merchants, size=a.size, p=w.merchant_weight)
-        q_time = w.start_ms + rng.integers(0, self.days, a.size) * DAY + w.human_time_of_day(rng, a.size)
-        self.message(a, q_merchant, "account", self._pick(texts.QUESTIONS, a.size), q_time)
-        self.message(
-            a,
-            q_merchant,
-            "merchant",
-            self._pick(texts.MERCHANT_ANSWERS, a.size),
-            q_time + rng.integers(MIN, 6 * HOUR, a.size),
-        )
-
     # ------------------------------------------------------ unhappy customers
 
-    def unhappy_customers(self) -> None:
-        """Real problems: negative review, complaint, refund, sometimes an upward edit."""
-        rng, w = self.rng, self.w
-        for a in map(int, np.flatnonzero(self.pop == 1)):
-            for _ in range(int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))):
-                merchant = int(rng.choice(w.n_merchants, p=w.merchant_weight))
-                amount = round(float(w.merchant_price[merchant] * rng.lognormal(0, 0.4)), 2)
-                ordered = w.start_ms + int(rng.integers(0, self.days - 7)) * DAY + int(w.human_time_of_day(rng, 1)[0])
-                delivered = ordered + int(rng.integers(DAY // 2, 6 * DAY))
-                refunded = delivered + int(rng.integers(DAY, 5 * DAY)) if rng.random() < 0.6 else -1
-                oid = self.order(a, merchant, amount, ordered, delivered, refunded)
-                review_at = delivered + int(rng.integers(2 * HOUR, 5 * DAY))
-                complaint_at = review_at + int(rng.integers(-DAY, 2 * DAY))
-                complaint = self._one(texts.COMPLAINTS).format(amount=int(rng.choice([6, 8, 10, 12, 15, 20])))
-                self.message(a, merchant, "account", [complaint], complaint_at)
-                self.message(
-                    a,
-                    merchant,
-                    "merchant",
-                    [self._one(texts.MERCHANT_REPLIES_TO_COMPLAINT)],
-                    complaint_at + int(rng.integers(10 * MIN, DAY)),
-                )
-                edited, edited_rating, deleted = -1, -1, -1
-                if refunded > 0:
-                    self.transfer(merchant, a, amount, "refund", refunded)
-                    if rng.random() < 0.15:
-                        self.transfer(
-                            merchant,
-                            a,
-                            float(rng.choice([5, 10, 15, 20, 30])),
-                            "compensation",
-                            refunded + int(rng.integers(MIN, HOUR)),
-                        )
-                    if rng.random() < 0.35:
-                        edited = refunded + int(rng.integers(HOUR, 4 * DAY))
-                        edited_rating = int(rng.choice([3, 4, 5]))
-                        self.message(
-                            a,
-                            merchant,
-                            "account",
-                            [self._one(texts.COMPLAINT_CLOSINGS)],
-                            edited - int(rng.integers(MIN, HOUR)),
-                        )
-                    elif rng.random() < 0.05:
-                        deleted = refunded + int(rng.integers(HOUR, 4 * DAY))
-                rid = self.review(
-                    a, merchant, oid, int(rng.choice([1, 2], p=[0.55, 0.45])), review_at, edited, edited_rating, deleted
-                )
-                if rng.random() < 0.04:
-                    reason = str(rng.choice(["abuse", "fake_review", "extortion"], p=[0.5, 0.3, 0.2]))
-                    self.report(merchant, int(a), int(rid[0]), reason, review_at + int(rng.integers(HOUR, 3 * DAY)))
-            self.label_hard_negative(int(a), "extortion", w.end_ms - int(rng.integers(0, 20)) * DAY)
-
     # --------------------------------------------------------- extortion
-
-    def extortion_crews(self) -> None:
-        """Crews of 1-4 with the division of labour of the Taobao case."""
-        rng, w = self.rng, self.w
-        for crew in self.crews:
-            size = crew.size
-            onset = int(rng.integers(0, max(1, self.days - 30)))
-            last = w.start_ms + onset * DAY
-            reported_any = False
-            for k in range(int(rng.integers(2, 9))):
-                day = min(self.days - 6, onset + int(rng.integers(0, 30)) + k * 2)
-                target = int(rng.choice(w.small_merchants))
-                buyer = int(rng.choice(crew))
-                # The scout does the talking when the crew has one.
-                talker = int(crew[0]) if size > 1 and rng.random() < 0.6 else buyer
-                ordered = w.start_ms + day * DAY + int(w.human_time_of_day(rng, 1)[0])
-                delivered = ordered + int(rng.integers(DAY // 2, 3 * DAY))
-                oid = self.order(buyer, target, round(float(rng.uniform(8, 60)), 2), ordered, delivered, -1)
-                review_at = delivered + int(rng.integers(HOUR, 36 * HOUR))
-                drift = 1.0 + 0.5 * day / self.days
-                demand = int(np.clip(round(rng.lognormal(np.log(1800 * drift), 0.6), -2), 600, 8800))
-                demand_at = review_at + int(rng.integers(2 * HOUR, 48 * HOUR))
-                amount_text = f"{demand:,d}" if rng.random() < 0.2 else str(demand)
-                self.message(
-                    talker,
-                    target,
-                    "account",
-                    [self._one(texts.EXTORTION_DEMANDS).format(amount=amount_text)],
-                    demand_at,
-                )
-                reply_at = demand_at + int(rng.integers(10 * MIN, 12 * HOUR))
-                self.message(talker, target, "merchant", [self._one(texts.MERCHANT_REPLIES_TO_EXTORTION)], reply_at)
-                paid = rng.random() < 0.55
-                edited, edited_rating, deleted = -1, -1, -1
-                if paid:
-                    paid_at = reply_at + int(rng.integers(HOUR, 4 * DAY))
-                    kind = str(rng.choice(["compensation", "other", "refund"], p=[0.6, 0.25, 0.15]))
-                    payee = talker if rng.random() < 0.5 else buyer
-                    self.transfer(target, payee, round(demand * float(rng.uniform(0.5, 1.0)), -1), kind, paid_at)
-                    fix_at = paid_at + int(rng.integers(HOUR, 48 * HOUR))
-                    if rng.random() < 0.6:
-                        deleted = fix_at
-                    else:
-                        edited, edited_rating = fix_at, 5
-                    self.message(
-                        talker, target, "account", [self._one(texts.EXTORTION_FOLLOW_UPS[:3])], fix_at - 30 * MIN
-                    )
-                    last = max(last, fix_at)
-                else:
-                    self.message(
-                        talker,
-                        target,
-                        "account",
-                        [self._one(texts.EXTORTION_FOLLOW_UPS[3:])],
-                        reply_at + int(rng.integers(HOUR, DAY)),
-                    )
-                    last = max(last, reply_at)
-                rid = self.review(
-                    buyer,
-                    target,
-                    oid,
-                    int(rng.choice([1, 2], p=[0.85, 0.15])),
-                    review_at,
-                    edited,
-                    edited_rating,
-                    deleted,
-                )
-                if rng.random() < (0.15 if paid else 0.3):
-                    reported_any = True
-                    self.report(target, talker, int(rid[0]), "extortion", reply_at + int(rng.integers(HOUR, 3 * DAY)))
-                if not paid and size > 1 and rng.random() < 0.4:
-                    # The threat carried out: another member reviews the same shop.
-                    other = int(rng.choice(crew[crew != buyer]))
-                    t2 = reply_at + int(rng.integers(DAY, 3 * DAY))
-                    o2 = self.order(other, target, round(float(rng.uniform(8, 60)), 2), t2, t2 + DAY, -1)
-                    self.review(other, target, o2, 1, t2 + DAY + int(rng.integers(HOUR, DAY)))
-            for a in crew:
-                self.label_abuser(int(a), "extortion", last, confirmed=reported_any)
 
     # ------------------------------------------------------------- likes
 
     def likes(self) -> None:
-        parts = [self._ordinary_likes(), self._power_likes(), self._bot_likes()]
+        parts = [ordinary.likes(self), power_likers.likes(self), bots.likes(self), heavy_likers.likes(self)]
         cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         # A like is once per item: keep each account's first like of an item.
         order = np.lexsort((cols["t"], cols["content"], cols["acct"]))
@@ -661,118 +247,18 @@ class Chunk:
         kept = kept[np.lexsort((cols["t"][kept], cols["acct"][kept]))]
         acct = cols["acct"][kept]
         content = cols["content"][kept]
+        self.signals.record_likes(
+            self.n, self.w.start_ms, self.days, acct, cols["t"][kept], self.cfg.like_alert_per_day
+        )
         self.out.add(
             "likes",
             account_id=self.idx[acct],
             content_id=content,
-            author_id=self.w.content_author[content],
+            author_id=self.w.content_author[content % self.w.n_content],
             liked_at=cols["t"][kept],
             dwell_ms=cols["dwell"][kept],
             device_id=self.devices[acct],
         )
-
-    def _ordinary_likes(self) -> dict[str, np.ndarray]:
-        rng, w = self.rng, self.w
-        likers = np.flatnonzero(np.isin(self.pop, [0, 1, 2]) & (rng.random(self.n) < self.cfg.ordinary_liker_share))
-        p_active = rng.beta(1, 4, likers.size)
-        li, day = np.nonzero(rng.random((likers.size, self.days)) < p_active[:, None])
-        per_day = 1 + rng.poisson(rng.lognormal(np.log(3), 0.8, li.size))
-        acct = np.repeat(likers[li], per_day)
-        t = w.start_ms + np.repeat(day, per_day) * DAY + w.human_time_of_day(rng, acct.size)
-        dwell = np.where(rng.random(acct.size) < 0.85, rng.lognormal(np.log(8000), 0.9, acct.size), -1)
-        return {
-            "acct": acct,
-            "content": w.popular_content(rng, acct.size),
-            "t": t.astype(np.int64),
-            "dwell": dwell.astype(np.int64),
-        }
-
-    def _power_likes(self) -> dict[str, np.ndarray]:
-        """Enthusiastic humans: big volumes, human gaps, they open content and sleep."""
-        rng, w = self.rng, self.w
-        people = np.flatnonzero(self.pop == 3)
-        pi, day = np.nonzero(rng.random((people.size, self.days)) < 0.35)
-        volume = np.clip(rng.lognormal(np.log(150), 0.8, pi.size), 20, 3000).astype(np.int64)
-        # Sessions of about 60 likes, each starting at a waking hour.
-        n_sessions = np.maximum(1, volume // 60)
-        sess_acct = np.repeat(people[pi], n_sessions)
-        sess_size = np.repeat(volume // n_sessions, n_sessions)
-        sess_start = w.start_ms + np.repeat(day, n_sessions) * DAY + w.human_time_of_day(rng, sess_acct.size)
-        total = int(sess_size.sum())
-        opened = rng.random(total) < 0.78
-        dwell = np.where(opened, rng.lognormal(np.log(2500), 0.6, total), -1).astype(np.int64)
-        gaps = np.where(
-            opened, dwell + rng.lognormal(np.log(900), 0.5, total), rng.lognormal(np.log(1400), 0.5, total)
-        ).astype(np.int64)
-        # Short feed-scrolling spells: 30-90 likes in about a minute, without opening.
-        offsets = np.concatenate([[0], np.cumsum(sess_size)[:-1]]).astype(np.int64)
-        for s in np.flatnonzero(rng.random(sess_size.size) < 0.12):
-            k = int(min(sess_size[s], rng.integers(30, 91)))
-            lo = int(offsets[s])
-            gaps[lo : lo + k] = rng.uniform(600, 1100, k).astype(np.int64)
-            dwell[lo : lo + k] = -1
-        return {
-            "acct": np.repeat(sess_acct, sess_size),
-            "content": w.popular_content(rng, total),
-            "t": session_times(sess_start, sess_size, gaps),
-            "dwell": dwell,
-        }
-
-    def _bot_likes(self) -> dict[str, np.ndarray]:
-        """Automated likers: groups like the same items in lockstep, from shared devices."""
-        rng, w = self.rng, self.w
-        out: dict[str, list[np.ndarray]] = {"acct": [], "content": [], "t": [], "dwell": []}
-        for group, evasive, onset in self.bot_groups:
-            customers = rng.choice(w.content_author, size=int(rng.integers(2, 10)))
-            customer_content = np.flatnonzero(np.isin(w.content_author, customers))
-            end_day = min(self.days, onset + int(rng.integers(3, 13)))
-            for day in range(onset, end_day):
-                if evasive:
-                    # Rate-limited with random jitter; sleeps a few hours.
-                    volume = int(np.clip(rng.lognormal(np.log(500), 0.5), 100, 4000))
-                    gaps = rng.uniform(4000, 40000, volume).astype(np.int64)
-                else:
-                    volume = int(np.clip(rng.lognormal(np.log(1500), 0.9), 300, 30000))
-                    cadence = min(float(rng.uniform(800, 3000)), DAY * 0.95 / volume)
-                    gaps = (cadence + rng.normal(0, 15, volume)).astype(np.int64)
-                # The paying customers' items first (each once), then the newest feed.
-                custom = customer_content[: volume // 2]
-                job = np.concatenate([custom, w.any_content(rng, volume - custom.size)])
-                rng.shuffle(job)
-                # Sessions of ~150 likes spread over the day: round the clock for
-                # plain scripts, with a 4-8 hour sleep for evasive ones.
-                k = int(np.clip(volume // 150, 1, 24))
-                hours = np.arange(24)
-                if evasive:
-                    sleep = int(rng.integers(0, 24))
-                    hours = np.setdiff1d(hours, (sleep + np.arange(int(rng.integers(4, 9)))) % 24)
-                k = min(k, hours.size)
-                starts = (
-                    w.start_ms
-                    + day * DAY
-                    + np.sort(rng.choice(hours, k, replace=False)) * HOUR
-                    + rng.integers(0, 10 * MIN, k)
-                )
-                sizes = np.full(k, volume // k)
-                sizes[: volume - sizes.sum()] += 1
-                base = session_times(starts, sizes, gaps)
-                for member in group:
-                    keep = rng.random(volume) < rng.uniform(0.7, 0.95)
-                    t = base[keep] + int(rng.integers(0, 300_000)) + rng.integers(-200, 200, int(keep.sum()))
-                    if evasive:
-                        dwell = np.where(rng.random(t.size) < 0.4, rng.lognormal(np.log(1500), 0.5, t.size), -1)
-                    else:
-                        dwell = np.where(rng.random(t.size) < 0.05, rng.normal(200, 10, t.size), -1)
-                    out["acct"].append(np.full(t.size, member, dtype=np.int64))
-                    out["content"].append(job[keep])
-                    out["t"].append(t.astype(np.int64))
-                    out["dwell"].append(np.maximum(dwell, -1).astype(np.int64))
-            last_ms = w.start_ms + end_day * DAY
-            for a in group:
-                self.label_abuser(int(a), "fake_engagement", last_ms, confirmed=bool(rng.random() < 0.3))
-        if not out["acct"]:
-            return {k: np.zeros(0, dtype=np.int64) for k in out}
-        return {k: np.concatenate(v) for k, v in out.items()}
 
     # ------------------------------------------------------------- labels
 
@@ -806,9 +292,12 @@ class Chunk:
         abusers (label 1) and shows the model abusers of the other risk (label 0).
         """
         rng, w = self.rng, self.w
-        for a in np.flatnonzero(self.pop == 3):
-            self.label_hard_negative(int(a), "fake_engagement", w.end_ms - int(rng.integers(0, 30)) * DAY)
-        abusive = {"extortion": {2}, "fake_engagement": {4, 5}}
+        for a in np.flatnonzero(self.pop == Pop.POWER_LIKER):
+            decided = w.end_ms - int(rng.integers(0, 30)) * DAY
+            if self.cfg.realism.spread_decisions:
+                decided = w.start_ms + int(self.xrng.integers(min(20, self.days // 2), self.days)) * DAY
+            self.label_hard_negative(int(a), "fake_engagement", decided)
+        abusive = {risk: {int(p) for p in pops} for risk, pops in ABUSIVE.items()}
         for risk in ("extortion", "fake_engagement"):
             labelled = {r[0] for r in self.labels if r[1] == risk}
             for a in np.flatnonzero(rng.random(self.n) < self.cfg.random_audit_rate):
@@ -818,7 +307,36 @@ class Chunk:
                 label = 1 if int(self.pop[a]) in abusive[risk] else int(rng.random() < self.cfg.label_noise / 10)
                 self.labels.append((int(a), risk, label, decided, "random_audit"))
 
+    def decisions(self) -> None:
+        """Labels of the complaints regime (replacing the audit's), then the enforcement history."""
+        abusive = {risk: np.isin(self.pop, pops) for risk, pops in ABUSIVE.items()}
+        p = Platform(
+            self.cfg,
+            self.decision_rng,
+            self.w.start_ms,
+            self.w.end_ms,
+            self.n,
+            abusive,
+            np.isin(self.pop, FAST_HUMANS),
+            self.signals,
+        )
+        queued: dict[tuple[int, str], int] = {}
+        if self.cfg.label_regime == "complaints":
+            self.labels, queued = complaint_labels(p)
+        self.enforcement = enforcement_history(p, self.labels, queued)
+
     def finish(self) -> None:
+        if self.enforcement:
+            acts = sorted(self.enforcement, key=lambda r: (r[0], r[1], r[3], r[2]))
+            self.out.add(
+                "enforcement",
+                account_id=self.idx[np.array([r[0] for r in acts])],
+                risk=np.asarray([r[1] for r in acts], dtype=object),
+                action=np.asarray([r[2] for r in acts], dtype=object),
+                applied_at=np.array([r[3] for r in acts], dtype=np.int64),
+                lifted_at=np.array([r[4] for r in acts], dtype=np.int64),
+                outcome=np.asarray([r[5] for r in acts], dtype=object),
+            )
         if self.labels:
             rows = sorted(self.labels, key=lambda r: (r[0], r[1]))
             self.out.add(
@@ -838,47 +356,21 @@ class Chunk:
 
     def run(self) -> Tables:
         self.assign_populations()
-        self.form_groups()
+        heavy_likers.assign(self)
+        crews.form(self)
+        bots.form(self)
+        overlaps.shared_devices(self)
         self.accounts()
-        self.ordinary_orders()
-        self.unhappy_customers()
-        self.extortion_crews()
+        ordinary.orders(self)
+        unhappy.behave(self)
+        overlaps.fast_humans_write_negative_reviews(self)
+        crews.behave(self)
         self.likes()
         self.audit_labels()
+        self.decisions()
         self.finish()
-        snapshot(self.out, self.w.end_ms)
+        self.out.snapshot(self.w.end_ms)
         return self.out
-
-
-# Per table: the column dating the event, and follow-up times that may fall later.
-_SNAPSHOT = {
-    "orders": ("ordered_at", ("delivered_at", "refunded_at")),
-    "reviews": ("created_at", ("edited_at", "deleted_at")),
-    "messages": ("sent_at", ()),
-    "transfers": ("paid_at", ()),
-    "reports": ("reported_at", ()),
-    "likes": ("liked_at", ()),
-}
-
-
-def snapshot(tables: Tables, end_ms: int) -> None:
-    """The platform as seen at the end of the period: later events have not happened yet.
-
-    Events dated after the end are dropped; follow-up times after it (a
-    delivery, an edit) become null. Labels may be decided later: outcomes
-    arrive after behaviour.
-    """
-    for name, (time_col, later) in _SNAPSHOT.items():
-        cols = tables.cols.get(name)
-        if not cols:
-            continue
-        merged = {k: np.concatenate(v) for k, v in cols.items()}
-        keep = merged[time_col] < end_ms
-        for c in later:
-            merged[c] = np.where(merged[c] >= end_ms, -1, merged[c])
-        if name == "reviews":
-            merged["edited_rating"] = np.where(merged["edited_at"] < 0, -1, merged["edited_rating"])
-        tables.cols[name] = {k: [v[keep]] for k, v in merged.items()}
 
 
 def generate(cfg: SimConfig) -> Iterator[tuple[int, Tables]]:
@@ -891,6 +383,3 @@ def generate(cfg: SimConfig) -> Iterator[tuple[int, Tables]]:
         tables = Chunk(world, chunk_index, first, n, counters).run()
         done += n
         yield done, tables
-
-
-ProgressFn = Callable[[int, int], None]

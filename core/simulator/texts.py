@@ -98,3 +98,21 @@ NEGATIVE_REVIEWS = (
     "客服态度很差",
     "Worst shop ever. Do not buy.",
 )
+
+# Unhappy customers who ask for large compensation, in words close to a demand
+# (difficulty realistic and hard): the hard negative for any keyword rule.
+BIG_CLAIMS = (
+    "东西坏了还耽误了我的事，赔我{amount}元，不然这个差评我不会改",
+    "要么赔偿{amount}元，要么我投诉到平台",
+    "给{amount}元补偿，我就把评价改了",
+    "I want {amount} yuan compensation or the 1-star review stays.",
+    "Pay {amount} yuan for the damage and I will update my review.",
+    "耽误了婚礼，至少赔{amount}块，否则找消协",
+)
+
+MERCHANT_REPLIES_TO_CLAIM = (
+    "是我们的问题，给您补偿，请查收",
+    "金额太高了，我们最多赔一部分",
+    "We are sorry, we will compensate you.",
+    "请先提供照片，我们核实后赔偿",
+)
