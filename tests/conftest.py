@@ -87,8 +87,9 @@ def complaints_labels(root: Path) -> None:
 
 @pytest.fixture(scope="session", params=QUALITY_SEEDS, ids=lambda s: f"seed{s}")
 def complaints_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """A complaints-only platform per seed (15k accounts, 60 days), trained with the defaults and
-    scored at its latest event: what a new user with a complaint queue gets."""
+    """A complaints-only platform per seed (the simulator's complaints label regime at realistic
+    difficulty, 15k accounts, 60 days), trained with the defaults and scored at its latest event:
+    what a new user with a complaint queue gets."""
     from types import SimpleNamespace
 
     from reviewguard.features import build_features, cutoffs_at, default_as_of
@@ -98,8 +99,7 @@ def complaints_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 
     seed = int(request.param)
     out = tmp_path_factory.mktemp(f"complaints{seed}") / "data"
-    simulate(SimConfig(accounts=15_000, days=60, seed=seed), out)
-    complaints_labels(out)
+    simulate(SimConfig(accounts=15_000, days=60, seed=seed, label_regime="complaints", difficulty="realistic"), out)
     ds = open_dataset(connect(), out)
     pops = pd.read_parquet(out / "_truth" / "populations.parquet")
     result = train_models(ds, load_config(), populations=pops)

@@ -13,7 +13,8 @@ import pandas as pd
 
 from reviewguard.features import ESCALATION_FEATURES
 
-ORDINARY = {"ordinary", "unhappy_customer", "power_liker"}
+# Accounts that are not abusers of either kind (the realistic platform's human heavy likers too).
+ORDINARY = {"ordinary", "unhappy_customer", "power_liker", "heavy_liker"}
 
 
 def test_defaults_train_from_a_few_dozen_complaint_labels(complaints_run) -> None:  # type: ignore[no-untyped-def]
