@@ -135,6 +135,13 @@ def score_dataset(
     if parts.exists():
         mpath = parts / MANIFEST
         old = json.loads(mpath.read_text()) if mpath.is_file() else {}
+        fingerprint = predictor.bundle.fingerprint()
+        if resume and old.get("model_fingerprint") not in (None, fingerprint):
+            raise ReviewguardError(
+                f"--resume: the model changed since {parts} was started (model fingerprint "
+                f"{str(old['model_fingerprint'])[:12]} then, {fingerprint[:12]} now); its scores and reasons would "
+                "mix two models: remove that folder or rerun without --resume"
+            )
         if resume and old.get("run_key") == key:
             manifest = old
         elif resume:
@@ -149,6 +156,7 @@ def score_dataset(
     if not manifest:
         manifest = {
             "run_key": key,
+            "model_fingerprint": predictor.bundle.fingerprint(),
             "scored_at": (scored_at or datetime.utcnow()).isoformat(),
             "chunk_size": chunk_size,
             "parts": {},

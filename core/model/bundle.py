@@ -155,16 +155,85 @@ class Bundle:
     def policy_version(self) -> str:
         return self.policy.version
 
-    def fingerprint(self) -> str:
-        """Hash of everything that decides a score (model texts, calibrators, policy)."""
-        h = hashlib.sha256()
+    def fingerprint_parts(self) -> dict[str, str]:
+        """SHA-256 of each thing that decides a score, by the bundle field that holds it.
+
+        Per risk: the booster text (its trees, thresholds and feature names), the
+        feature list **in order** (the columns handed to the booster), the
+        calibrator (x, y, low, high, level) and the reference distributions
+        (percentiles, drift, missing values); then the whole policy and the
+        feature-set version. Naming the parts lets a mismatch say what changed.
+        """
+
+        def sha(value: Any) -> str:
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+            return hashlib.sha256(text.encode()).hexdigest()
+
+        parts = {"feature_set_version": sha(self.feature_set_version), "policy": sha(self.policy.to_dict())}
         for risk in sorted(self.risks):
             m = self.risks[risk]
-            h.update(risk.encode())
-            h.update(m.model_text().encode())
-            h.update(json.dumps(m.calibrator.to_dict(), sort_keys=True).encode())
-        h.update(json.dumps(self.policy.to_dict(), sort_keys=True).encode())
-        return h.hexdigest()
+            parts[f"risks.{risk}.booster"] = sha(m.model_text())
+            parts[f"risks.{risk}.features"] = sha(list(m.features))
+            parts[f"risks.{risk}.calibrator"] = sha(m.calibrator.to_dict())
+            parts[f"risks.{risk}.reference"] = sha({k: v.to_dict() for k, v in m.reference.items()})
+        return parts
+
+    def fingerprint(self) -> str:
+        """The model fingerprint: one hash of :meth:`fingerprint_parts` (everything that decides a score)."""
+        return fingerprint_of(self.fingerprint_parts())
+
+
+def fingerprint_of(parts: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(parts):
+        h.update(f"{name}={parts[name]}\n".encode())
+    return h.hexdigest()
+
+
+def check_fingerprint(bundle: Bundle, folder: Path, meta: dict[str, Any], expected: str | None = None) -> str:
+    """The bundle's fingerprint, after comparing it with the one ``bundle.json`` recorded at save.
+
+    A difference is one line naming the file and the field that changed.
+    ``expected`` (a registry tag, say) must match as well.
+    """
+    meta_path = folder / "bundle.json"
+    record = meta.get("fingerprint")
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("sha256"), str)
+        and isinstance(record.get("parts"), dict)
+        and all(isinstance(v, str) for v in record["parts"].values())
+    ):
+        raise ModelLoadError(
+            f"{meta_path}: fingerprint is missing or malformed, so nothing proves this is the model that was "
+            "trained; retrain it (reviewguard train records it)"
+        )
+    recorded: dict[str, str] = record["parts"]
+    actual = bundle.fingerprint_parts()
+    changed = sorted(k for k in {*recorded, *actual} if recorded.get(k) != actual.get(k))
+    if changed:
+        field_name = changed[0]
+        risk = field_name.split(".")[1] if field_name.startswith("risks.") else ""
+        if field_name.endswith(".booster") and isinstance(meta["risks"].get(risk), dict):
+            where = folder / meta["risks"][risk]["booster"]
+        elif field_name == "policy":
+            where = folder / "policy.json"
+        else:
+            where = meta_path
+        also = f" (and {', '.join(changed[1:])})" if len(changed) > 1 else ""
+        raise ModelLoadError(
+            f"{where}: {field_name}{also} changed since the model was saved (its fingerprint differs from the one "
+            "recorded in bundle.json); refusing a model that is not the one trained"
+        )
+    total = fingerprint_of(actual)
+    if record["sha256"] != total:
+        raise ModelLoadError(f"{meta_path}: fingerprint.sha256 does not match its own parts (the record was edited)")
+    if expected is not None and expected != total:
+        raise ModelLoadError(
+            f"{folder}: model fingerprint {total[:12]} differs from the registry's model_fingerprint {expected[:12]}; "
+            "the downloaded model is not the one registered"
+        )
+    return total
 
 
 def save_bundle(bundle: Bundle, folder: str | Path) -> Path:
@@ -178,6 +247,7 @@ def save_bundle(bundle: Bundle, folder: str | Path) -> Path:
         "policy_version": bundle.policy_version,
         "created_from": bundle.created_from,
         "risks": {},
+        "fingerprint": {"sha256": bundle.fingerprint(), "parts": bundle.fingerprint_parts()},
     }
     for risk, m in sorted(bundle.risks.items()):
         (folder / "boosters" / f"{risk}.txt").write_text(m.model_text())
@@ -196,7 +266,11 @@ def save_bundle(bundle: Bundle, folder: str | Path) -> Path:
     return folder
 
 
-def load_bundle(folder: str | Path) -> Bundle:
+def load_bundle(folder: str | Path, *, expected_fingerprint: str | None = None) -> Bundle:
+    """The bundle in ``folder``, checked file by file and against its recorded fingerprint.
+
+    ``expected_fingerprint`` (the registry's ``model_fingerprint`` tag) must match too.
+    """
     folder = Path(folder)
     meta_path = folder / "bundle.json"
     if not meta_path.is_file():
@@ -239,7 +313,9 @@ def load_bundle(folder: str | Path) -> Bundle:
             metrics=r.get("metrics", {}),
         )
     policy = Policy.from_dict(json.loads((folder / "policy.json").read_text()))
-    return Bundle(risks, policy, meta["feature_set_version"], meta["package_version"], meta.get("created_from", {}))
+    bundle = Bundle(risks, policy, meta["feature_set_version"], meta["package_version"], meta.get("created_from", {}))
+    check_fingerprint(bundle, folder, meta, expected_fingerprint)
+    return bundle
 
 
 def bundle_files(bundle: Bundle) -> dict[str, str]:

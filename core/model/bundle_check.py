@@ -7,8 +7,9 @@ reads every file the loader will read and raises :class:`ModelLoadError` with
 one line naming the file and what is wrong: invalid JSON or UTF-8, a missing or
 mistyped field, a booster whose text is cut short, whose tree sizes do not add
 up, or whose feature names are not the bundle's list for that risk (a swapped
-booster). It does not decide whether a valid model is the right one: that is
-the fingerprint's business.
+booster, or the same names in another order). It does not decide whether a
+valid model is the right one: that is the fingerprint's business
+(``reviewguard.model.bundle.check_fingerprint``, run by ``load_bundle`` after this).
 """
 
 from __future__ import annotations
@@ -180,6 +181,12 @@ def check_booster_text(path: Path, text: str, features: list[str]) -> None:
         if key not in header:
             raise bad(f"the header lacks {key}")
     names = header["feature_names"].split()
+    if names != features and sorted(names) == sorted(features):
+        first = next(i for i, (a, b) in enumerate(zip(names, features, strict=True)) if a != b)
+        raise bad(
+            f"the feature order differs from the bundle's list for this risk (position {first}: {names[first]!r} "
+            f"in the booster, {features[first]!r} in bundle.json): the trees would read the wrong columns"
+        )
     if names != features:
         raise bad(
             f"its features ({len(names)}, first {names[:3]}) are not the bundle's list for this risk "

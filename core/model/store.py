@@ -70,12 +70,14 @@ def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bun
 
     local = Path(model_uri)
     meta = {"model_uri": model_uri, "model_version": ""}
+    expected: str | None = None
     if local.exists():
         folder = local
     elif model_uri.startswith(("models:/", "runs:/", "models:")):
         client = connect_tracking()
         if model_uri.startswith("models:/"):
             meta["model_version"] = _resolve_version(client, model_uri)
+        expected = registered_fingerprint(client, model_uri, meta["model_version"])
         dest = Path(dest or tempfile.mkdtemp(prefix="reviewguard-model-"))
         try:
             folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
@@ -89,7 +91,7 @@ def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bun
         )
     for candidate in (folder, folder / "artifacts" / "bundle"):
         if (candidate / "bundle.json").is_file():
-            return load_bundle(candidate), meta
+            return load_bundle(candidate, expected_fingerprint=expected), meta
     raise ModelLoadError(f"{model_uri} holds no reviewguard bundle (bundle.json)")
 
 
@@ -99,6 +101,34 @@ def load_predictor(model_uri: str) -> Predictor:
 
     bundle, meta = download_bundle(model_uri)
     return Predictor(bundle, model_uri=model_uri, model_version=meta["model_version"])
+
+
+def registered_fingerprint(client: MlflowClient, uri: str, version: str) -> str | None:
+    """The ``model_fingerprint`` tag the registry holds for ``uri`` (what the downloaded bundle must match).
+
+    A registry version (``models:/NAME/VERSION``, ``models:/NAME@alias``) must carry it: reviewguard
+    tags every version it registers, so a version without it was put there by other means and is
+    refused. A logged model (``models:/m-...``) or a run (``runs:/...``) is checked when it has the tag.
+    """
+    ref = uri.removeprefix("models:/")
+    if uri.startswith("models:/") and version:
+        name = ref.split("@", 1)[0] if "@" in ref else ref.rsplit("/", 1)[0]
+        tag = client.get_model_version(name, version).tags.get("model_fingerprint")
+        if not tag:
+            raise ModelLoadError(
+                f"{uri} (version {version}) has no model_fingerprint tag in the registry at {tracking_uri()}, "
+                "so nothing proves the downloaded files are the model registered; register it with "
+                "reviewguard train or reviewguard log-run"
+            )
+        return str(tag)
+    try:
+        if uri.startswith("runs:/"):
+            return client.get_run(uri.removeprefix("runs:/").split("/", 1)[0]).data.tags.get("model_fingerprint")
+        if uri.startswith("models:/"):
+            return client.get_logged_model(ref.split("/", 1)[0]).tags.get("model_fingerprint")
+    except Exception:
+        return None  # not found: the download below says so
+    return None
 
 
 def _resolve_version(client: MlflowClient, uri: str) -> str:
