@@ -8,6 +8,8 @@ W=${REVIEWGUARD_DEMO_DIR:-work/demo}
 ACCOUNTS=${REVIEWGUARD_DEMO_ACCOUNTS:-50000}
 rm -rf "$W" && mkdir -p "$W"
 export MLFLOW_TRACKING_URI="sqlite:///$PWD/$W/mlflow.db"
+# train keeps each result in a local folder before logging it (reviewguard log-run)
+export REVIEWGUARD_RUNS_DIR="$W/runs"
 rg=.venv/bin/reviewguard
 echo "== 1/6 simulate $ACCOUNTS accounts"
 $rg simulate --out "$W/data" --accounts "$ACCOUNTS" --seed 7

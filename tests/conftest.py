@@ -85,11 +85,14 @@ def complaints_labels(root: Path) -> None:
     labels[labels["source"] != "random_audit"].to_parquet(path, index=False)
 
 
-@pytest.fixture(scope="session", params=QUALITY_SEEDS, ids=lambda s: f"seed{s}")
+COMPLAINT_PLATFORMS = [(seed, difficulty) for difficulty in ("easy", "realistic") for seed in QUALITY_SEEDS]
+
+
+@pytest.fixture(scope="session", params=COMPLAINT_PLATFORMS, ids=lambda p: f"{p[1]}-seed{p[0]}")
 def complaints_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """A complaints-only platform per seed (the simulator's complaints label regime at realistic
-    difficulty, 15k accounts, 60 days), trained with the defaults and scored at its latest event:
-    what a new user with a complaint queue gets."""
+    """A complaints-only platform per seed and difficulty (the simulator's complaints label regime,
+    15k accounts, 60 days), trained with the defaults and scored at its latest event: what a new
+    user with a complaint queue gets."""
     from types import SimpleNamespace
 
     from reviewguard.features import build_features, cutoffs_at, default_as_of
@@ -97,13 +100,15 @@ def complaints_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     from reviewguard.training.config import load_config
     from reviewguard.training.pipeline import train_models
 
-    seed = int(request.param)
-    out = tmp_path_factory.mktemp(f"complaints{seed}") / "data"
-    simulate(SimConfig(accounts=15_000, days=60, seed=seed, label_regime="complaints", difficulty="realistic"), out)
+    seed, difficulty = request.param
+    out = tmp_path_factory.mktemp(f"complaints-{difficulty}-{seed}") / "data"
+    simulate(SimConfig(accounts=15_000, days=60, seed=seed, label_regime="complaints", difficulty=difficulty), out)
     ds = open_dataset(connect(), out)
     pops = pd.read_parquet(out / "_truth" / "populations.parquet")
     result = train_models(ds, load_config(), populations=pops)
     as_of = default_as_of(ds)
     features = build_features(ds, cutoffs_at(ds, as_of)).to_pandas()
     scores = Predictor(result.bundle).predict(features, explain="flagged", as_of=as_of)
-    return SimpleNamespace(seed=seed, root=out, result=result, features=features, scores=scores, populations=pops)
+    return SimpleNamespace(
+        seed=seed, difficulty=difficulty, root=out, result=result, features=features, scores=scores, populations=pops
+    )

@@ -45,6 +45,9 @@ class _Tail:
     def of(cls, y: np.ndarray, score: np.ndarray, weight: np.ndarray) -> _Tail:
         order = np.argsort(-score, kind="stable")
         s, t, w = score[order], y[order].astype(np.float64), weight[order].astype(np.float64)
+        if not len(s):  # no judged row (a fold left out holds them all): nothing can be fitted
+            empty = np.empty(0)
+            return cls(empty, empty, empty, empty, np.empty(0, dtype=np.int64))
         last = np.r_[s[1:] != s[:-1], True]
         keep = np.flatnonzero(last)
         return cls(

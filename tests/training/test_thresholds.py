@@ -120,3 +120,9 @@ def test_unlabelled_sample_draws_only_unlabelled_accounts_that_existed() -> None
     created = drawn.merge(accounts, on="account_id")
     assert (created["created_at"] < created["decided_at"]).all()
     assert drawn["weight"].iloc[0] == pytest.approx(98 / len(drawn))
+
+
+def test_no_judged_rows_disables_every_action_instead_of_crashing() -> None:
+    empty = np.empty(0)
+    policy = fit_risk_policy("r", empty, empty, empty, SPECS, population_scores=np.zeros(10), confidence=0.95)
+    assert all(a.threshold is None for a in policy.actions)
