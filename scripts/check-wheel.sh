@@ -14,7 +14,7 @@ import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
 assert tops == {"reviewguard"}, f"wheel installs top-level names other than reviewguard: {sorted(tops)}"
-for sub in ("model", "features", "training", "serving", "simulator", "simulator/populations"):
+for sub in ("cli", "model", "features", "training", "serving", "simulator", "simulator/populations"):
     assert f"reviewguard/{sub}/__init__.py" in names, f"reviewguard.{sub.replace('/', '.')} is missing from the wheel"
 for f in ("reviewguard/defaults/train.toml", "reviewguard/serving/templates/case.html", "reviewguard/py.typed"):
     assert f in names, f"{f} is missing from the wheel"

@@ -1,0 +1,163 @@
+"""What every command shares: the one ``app``, the consoles, the error wrapper, option types, opening a dataset."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from reviewguard.contract import TABLES
+from reviewguard.errors import ReviewguardError
+from reviewguard.reader import DEFAULT_MEMORY_LIMIT
+
+# MLflow's download bars would interleave with ours.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+app = typer.Typer(
+    help="Score platform accounts for review extortion and fake engagement, with reasons.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MemoryLimit = Annotated[str, typer.Option(help="DuckDB memory limit; beyond it DuckDB spills to a temporary folder.")]
+Quarantine = Annotated[Path | None, typer.Option(help="Set bad rows aside here (one Parquet per table) and go on.")]
+
+
+def say_error(message: str) -> None:
+    """``error: ...`` on stderr, never wrapped (one line stays one line), user text never read as markup."""
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def friendly_errors(fn: F) -> F:
+    """Print errors as one message, never a traceback: the package's own and file errors exit 1.
+
+    Anything else is a bug in reviewguard: it is still one line (exit 2), naming
+    the exception; ``REVIEWGUARD_DEBUG=1`` shows the traceback.
+    """
+    import click
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+            raise
+        except ReviewguardError as exc:
+            say_error(str(exc))
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            say_error(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            if os.environ.get("REVIEWGUARD_DEBUG") == "1":
+                raise
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            say_error(
+                f"unexpected {type(exc).__name__}: {first} "
+                "(a bug in reviewguard: please report it; REVIEWGUARD_DEBUG=1 shows the traceback)"
+            )
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# Scoring, features and cases never use labels: a labels table they cannot read must not stop them.
+WITHOUT_LABELS = tuple(t for t in TABLES if t != "labels")
+
+
+def require_store_folder(*, create: bool = False) -> None:
+    """A SQLite tracking store whose folder is missing is a typo, not a new store: refuse unless asked."""
+    from reviewguard.model.store import tracking_uri
+
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    if str(path) in ("", ":memory:") or path.parent.is_dir():
+        return
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        console.print(f"created the folder {path.parent} for the MLflow store {uri}", highlight=False)
+        return
+    raise ReviewguardError(
+        f"MLflow tracking store {uri}: the folder {path.parent} does not exist, so this would be a new, empty "
+        "store; fix MLFLOW_TRACKING_URI, or pass --create-store to create it"
+    )
+
+
+def load_model(uri: str) -> Any:
+    """The predictor behind ``uri``; a registry URI first needs an existing store."""
+    from reviewguard.model.store import load_predictor
+
+    if uri.startswith(("models:", "runs:")):
+        require_store_folder()
+    return load_predictor(uri)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal and os.environ.get("REVIEWGUARD_PROGRESS") != "1",
+    )
+
+
+def _open(
+    data: Path,
+    *,
+    quarantine: Path | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    engine: str = "duckdb",
+    risks: tuple[str, ...] | None = None,
+    tables: tuple[str, ...] | None = None,
+) -> Any:
+    """The one way a command opens a dataset: the engine with its memory limit, checks, quarantine."""
+    from reviewguard.reader import load_dataset, write_quarantine
+
+    ds = load_dataset(
+        data,
+        engine=engine,
+        memory_limit=memory_limit,
+        bad_rows="quarantine" if quarantine else "error",
+        risks=risks,
+        tables=tables,
+    )
+    for w in ds.report.warnings:
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+    if quarantine and ds.quarantine:
+        for name, n in write_quarantine(ds, quarantine).items():
+            console.print(f"quarantined {n:,} rows of {name} -> {quarantine / (name + '.parquet')}", highlight=False)
+    return ds
+
+
+def _parse_time(value: str | None, what: str) -> Any:
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ReviewguardError(
+            f"{what}: cannot read {value!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)"
+        ) from exc
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
