@@ -51,7 +51,6 @@ def test_yelpchi_account_auc_holds(tmp_path: Path) -> None:
         risk="review_spam",
         features=features_for("review_spam", cfg.risk_features),
         lgb_cfg=cfg.lightgbm,
-        calibration=cfg.calibration_method,
         seed=cfg.seed,
     )
     auc = roc_auc_score(oof["label"], oof["lightgbm"])

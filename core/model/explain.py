@@ -90,17 +90,43 @@ class TreeModel:
                 x[rows, f] = -np.inf
             elif self.directions[f] < 0:
                 x[rows, f] = np.inf
-        # Undirected features last, one at a time, each at its lowest-scoring interval for the row.
-        for f in np.flatnonzero(missing.any(axis=0)):
-            if self.directions[f] != 0:
-                continue
-            rows = np.flatnonzero(missing[:, f])
-            values = self.candidates.get(int(f), np.array([0.0]))
-            trial = np.repeat(x[rows], len(values), axis=0)
-            trial[:, f] = np.tile(values, len(rows))
-            raw = np.asarray(self.booster.predict(trial, raw_score=True), dtype=np.float64).reshape(len(rows), -1)
-            x[rows, f] = values[np.argmin(raw, axis=1)]
+        # Undirected features last: jointly, at the lowest-scoring combination of their intervals for
+        # the row (one at a time could leave a combination where moving one feature alone lowers the
+        # score, which would make "no value" score above some value).
+        undirected = missing & (self.directions == 0)[None, :]
+        if undirected.any():
+            patterns, inverse = np.unique(undirected, axis=0, return_inverse=True)
+            for k, pattern in enumerate(patterns):
+                cols = np.flatnonzero(pattern)
+                if cols.size:
+                    self._fill_jointly(x, np.flatnonzero(inverse.reshape(-1) == k), cols)
         return x
+
+    # Above this many combinations per row, coordinate descent instead of a full search.
+    MAX_JOINT_CANDIDATES = 4096
+
+    def _fill_jointly(self, x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
+        values = [self.candidates.get(int(f), np.array([0.0])) for f in cols]
+        if int(np.prod([len(v) for v in values])) <= self.MAX_JOINT_CANDIDATES:
+            grid = np.array(np.meshgrid(*values, indexing="ij")).reshape(len(cols), -1).T
+            trial = np.repeat(x[rows], len(grid), axis=0)
+            trial[:, cols] = np.tile(grid, (len(rows), 1))
+            raw = np.asarray(self.booster.predict(trial, raw_score=True), dtype=np.float64).reshape(len(rows), -1)
+            x[np.ix_(rows, cols)] = grid[np.argmin(raw, axis=1)]
+            return
+        # Coordinate descent from the first interval of each, until no single feature lowers a row.
+        x[np.ix_(rows, cols)] = np.array([v[0] for v in values])[None, :]
+        for _ in range(50):
+            changed = False
+            for f, vals in zip(cols, values, strict=True):
+                trial = np.repeat(x[rows], len(vals), axis=0)
+                trial[:, f] = np.tile(vals, len(rows))
+                raw = np.asarray(self.booster.predict(trial, raw_score=True), dtype=np.float64).reshape(len(rows), -1)
+                best = vals[np.argmin(raw, axis=1)]
+                changed |= bool((best != x[rows, f]).any())
+                x[rows, f] = best
+            if not changed:
+                break
 
     def raw_score(self, x_filled: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(x_filled, raw_score=True), dtype=np.float64)
