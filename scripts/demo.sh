@@ -7,7 +7,8 @@ bash scripts/setup.sh
 W=${REVIEWGUARD_DEMO_DIR:-work/demo}
 ACCOUNTS=${REVIEWGUARD_DEMO_ACCOUNTS:-50000}
 rm -rf "$W" && mkdir -p "$W"
-export MLFLOW_TRACKING_URI="sqlite:///$PWD/$W/mlflow.db"
+W=$(cd "$W" && pwd)  # absolute, so the SQLite URI is right whether the folder was given relative or absolute
+export MLFLOW_TRACKING_URI="sqlite:///$W/mlflow.db"
 # train keeps each result in a local folder before logging it (reviewguard log-run)
 export REVIEWGUARD_RUNS_DIR="$W/runs"
 rg=.venv/bin/reviewguard
