@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -167,9 +168,13 @@ def _engine_error(exc: BaseException) -> bool:
 
 def fingerprint_files(root: Path) -> str:
     """SHA-256 over every contract table file's relative path and bytes (stable order)."""
+    return _hash_table_files(root, TABLES, salt=f"contract-v{CONTRACT_VERSION}")
+
+
+def _hash_table_files(root: Path, names: Iterable[str], *, salt: str) -> str:
     h = hashlib.sha256()
-    h.update(f"contract-v{CONTRACT_VERSION}".encode())
-    for name in TABLES:
+    h.update(salt.encode())
+    for name in names:
         for p in _table_files(root, name):
             h.update(str(p.relative_to(root)).encode())
             with open(p, "rb") as fh:
@@ -310,15 +315,5 @@ NOT_BEHAVIOUR = ("labels", "enforcement")
 
 def behaviour_fingerprint(root: str | Path) -> str:
     """SHA-256 over the behaviour tables' files (every contract table but labels and enforcement)."""
-    root = Path(root)
-    h = hashlib.sha256()
-    h.update(f"contract-v{CONTRACT_VERSION}-behaviour".encode())
-    for name in TABLES:
-        if name in NOT_BEHAVIOUR:
-            continue
-        for p in _table_files(root, name):
-            h.update(str(p.relative_to(root)).encode())
-            with open(p, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-    return h.hexdigest()
+    behaviour = [name for name in TABLES if name not in NOT_BEHAVIOUR]
+    return _hash_table_files(Path(root), behaviour, salt=f"contract-v{CONTRACT_VERSION}-behaviour")

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -42,16 +43,23 @@ def _ts(v: Any) -> str | None:
     return pd.Timestamp(v).isoformat()
 
 
-def like_evidence(ds: Dataset, account_id: str, as_of: datetime, bundle: Bundle) -> dict[str, Any] | None:
+def _recent_likes(ds: Dataset, account_id: str, as_of: datetime) -> ir.Table | None:
+    """The account's likes in the evidence window before ``as_of`` (None: the platform has no likes table)."""
     likes = ds.table("likes")
     if likes is None:
         return None
     lit = ibis.literal(pd.Timestamp(as_of), type="timestamp")
-    mine = likes.filter(
+    return likes.filter(
         (likes.account_id == account_id)
         & (likes.liked_at < lit)
         & (likes.liked_at >= lit - ibis.interval(days=LIKES_WINDOW_DAYS))
     )
+
+
+def like_evidence(ds: Dataset, account_id: str, as_of: datetime, bundle: Bundle) -> dict[str, Any] | None:
+    mine = _recent_likes(ds, account_id, as_of)
+    if mine is None:
+        return None
     per_hour = (
         mine.group_by(hour=mine.liked_at.truncate("h"))
         .aggregate(likes=mine.count(), without_open=mine.dwell_ms.isnull().cast("int64").sum())
@@ -162,15 +170,9 @@ RESTFUL_PAUSE_HOURS = 4
 
 def human_capacity(ds: Dataset, account_id: str, as_of: datetime) -> dict[str, Any] | None:
     """The account's like figures beside what a person can do, and which a person could produce."""
-    likes = ds.table("likes")
-    if likes is None:
+    mine = _recent_likes(ds, account_id, as_of)
+    if mine is None:
         return None
-    lit = ibis.literal(pd.Timestamp(as_of), type="timestamp")
-    mine = likes.filter(
-        (likes.account_id == account_id)
-        & (likes.liked_at < lit)
-        & (likes.liked_at >= lit - ibis.interval(days=LIKES_WINDOW_DAYS))
-    )
     times = mine.select("liked_at").order_by("liked_at").to_pandas()["liked_at"]
     if times.empty:
         return None
