@@ -113,7 +113,7 @@ HAND = [
 
 def run_seed(accounts: int, days: int, seed: int, work: Path) -> dict[str, dict[str, dict[str, float]]]:
     root = work / f"p{seed}"
-    simulate(SimConfig(accounts=accounts, days=days, seed=seed), root, overwrite=True)
+    simulate(SimConfig(accounts=accounts, days=days, seed=seed, difficulty="easy"), root, overwrite=True)
     labels = pd.read_parquet(root / "labels.parquet")
     labels = labels[labels["source"] != "random_audit"].reset_index(drop=True)
     labels.to_parquet(root / "labels.parquet", index=False)

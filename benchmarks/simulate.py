@@ -25,7 +25,7 @@ def _simulate(accounts: int, out: str, q: mp.Queue) -> None:
     from reviewguard.simulator import SimConfig, simulate
 
     t0 = time.perf_counter()
-    counts = simulate(SimConfig(accounts=accounts, seed=7), out)
+    counts = simulate(SimConfig(accounts=accounts, seed=7, difficulty="easy"), out)
     q.put(
         {
             "seconds": time.perf_counter() - t0,

@@ -24,7 +24,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 def small_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3,000 accounts over 60 days: fast, every table present."""
     out = tmp_path_factory.mktemp("small") / "data"
-    simulate(SimConfig(accounts=3000, days=60, seed=5), out)
+    simulate(SimConfig(accounts=3000, days=60, seed=5, difficulty="easy"), out)
     return out
 
 
@@ -32,7 +32,7 @@ def small_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def train_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A platform large enough to train and evaluate both risks honestly."""
     out = tmp_path_factory.mktemp("train") / "data"
-    simulate(SimConfig(accounts=25_000, days=90, seed=11), out)
+    simulate(SimConfig(accounts=25_000, days=90, seed=11, difficulty="easy"), out)
     return out
 
 

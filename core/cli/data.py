@@ -51,7 +51,7 @@ def simulate(
             "'realistic' or 'hard' (shared devices among ordinary people, farms and crews sharing nothing, "
             "fast humans, large legitimate claims, the Dianping profile, varied language); see docs/simulator.md."
         ),
-    ] = "easy",
+    ] = "realistic",
 ) -> None:
     """Write a simulated platform (every contract table plus labels) to a folder."""
     from reviewguard.simulator import DIFFICULTIES, LABEL_REGIMES, SimConfig

@@ -61,6 +61,9 @@ class Realism:
     power_feed_liker_share: float = 0.0
     # Power likers who are fans of a few writers and like much of what they post.
     fan_share: float = 0.0
+    # Power likers in fan clubs (饭圈) that like their idol's new posts together,
+    # within minutes of each release: humans in lockstep, as farms are.
+    fan_club_share: float = 0.0
     # Power likers who open nearly everything, who like late at night, who are mid-level.
     careful_power_share: float = 0.0
     night_owl_share: float = 0.0
@@ -107,6 +110,7 @@ PRESETS: dict[str, Realism] = {
         power_feed_liker_share=0.3,
         careful_power_share=0.3,
         fan_share=0.5,
+        fan_club_share=0.3,
         night_owl_share=0.15,
         mid_level_power_share=0.3,
         unhappy_big_claim_share=0.25,
@@ -137,6 +141,7 @@ PRESETS: dict[str, Realism] = {
         power_feed_liker_share=0.45,
         careful_power_share=0.35,
         fan_share=0.6,
+        fan_club_share=0.45,
         night_owl_share=0.25,
         mid_level_power_share=0.4,
         unhappy_big_claim_share=0.4,

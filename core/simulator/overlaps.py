@@ -13,7 +13,7 @@ import numpy as np
 
 from reviewguard.simulator import texts
 from reviewguard.simulator.population import Pop
-from reviewguard.simulator.timing import DAY, HOUR, MIN
+from reviewguard.simulator.timing import DAY, HOUR, MIN, session_times
 
 if TYPE_CHECKING:
     from reviewguard.simulator.generate import Chunk
@@ -74,6 +74,59 @@ def fans(
         take = mine[x.random(mine.size) < x.uniform(0.2, 0.5)]
         content[take] = x.choice(items, size=take.size)
     return content
+
+
+def fan_clubs(ch: Chunk, people: np.ndarray) -> dict[str, np.ndarray] | None:
+    """Fan clubs: groups of 5-25 power likers who like their idol's releases together, within minutes.
+
+    On a release day (a third to a half of the days) the idol posts 3-5 items within an hour; each
+    member who takes part likes them within minutes of posting (lockstep, as a farm does), then
+    "does data" (做数据): 50-300 likes from the feed. Lockstep and volume are signals, not proof.
+    """
+    share, x, w = ch.cfg.realism.fan_club_share, ch.xrng, ch.w
+    members = people[x.random(people.size) < share] if share > 0 else people[:0]
+    if members.size < 5:
+        return None
+    members = x.permutation(members)
+    sizes = []
+    left = members.size
+    while left >= 5:
+        sizes.append(min(left, int(x.integers(5, 26))))
+        left -= sizes[-1]
+    acct, content, t, dwell = [], [], [], []
+    start = 0
+    for size in sizes:
+        club = members[start : start + size]
+        start += size
+        days = x.choice(ch.days, size=int(x.integers(ch.days // 3, ch.days // 2 + 1)), replace=False)
+        posted_at = w.start_ms + days * DAY + w.human_time_of_day(x, days.size)
+        per_day = x.integers(3, 6, days.size)
+        item_day = np.repeat(np.arange(days.size), per_day)
+        item_at = posted_at[item_day] + x.integers(0, HOUR, item_day.size)
+        item = w.any_content(x, item_day.size)
+        takes_part = x.random((club.size, days.size)) < 0.85
+        who, which = np.nonzero(takes_part[:, item_day] & (x.random((club.size, item_day.size)) < 0.9))
+        delay = np.minimum(x.lognormal(np.log(2 * MIN), 0.7, who.size), 9 * MIN).astype(np.int64)
+        acct.append(club[who])
+        content.append(item[which])
+        t.append(item_at[which] + delay)
+        dwell.append(np.where(x.random(who.size) < 0.7, x.lognormal(np.log(4000), 0.6, who.size), -1).astype(np.int64))
+        # Doing data: a quick session from the feed after each release day's posts.
+        m, d = np.nonzero(takes_part)
+        n = x.integers(50, 301, m.size)
+        gaps = x.lognormal(np.log(3500), 0.5, int(n.sum())).astype(np.int64)
+        acct.append(np.repeat(club[m], n))
+        content.append(w.any_content(x, int(n.sum())))
+        t.append(session_times(posted_at[d] + HOUR + 10 * MIN, n, gaps))
+        dwell.append(
+            np.where(x.random(int(n.sum())) < 0.5, x.lognormal(np.log(2500), 0.6, int(n.sum())), -1).astype(np.int64)
+        )
+    return {
+        "acct": np.concatenate(acct),
+        "content": np.concatenate(content),
+        "t": np.concatenate(t),
+        "dwell": np.concatenate(dwell),
+    }
 
 
 def honest_reports(

@@ -39,7 +39,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any]:
 
     root = tmp_path_factory.mktemp("tiny")
     data = root / "data"
-    simulate(SimConfig(accounts=12_000, days=90, seed=11), data)
+    simulate(SimConfig(accounts=12_000, days=90, seed=11, difficulty="easy"), data)
     cfg = root / "tiny.toml"
     cfg.write_text(TINY_CONFIG)
     result = train_models(open_dataset(connect(), data), load_config(cfg), populations=read_simulator_truth(data))

@@ -12,7 +12,7 @@ from reviewguard.simulator import PRESETS, SimConfig, simulate
 
 START = pd.Timestamp("2026-03-01", tz="UTC")
 
-# Content of every table of SimConfig(accounts=600, days=30, seed=2) (the default, easy, audit),
+# Content of every table of SimConfig(accounts=600, days=30, seed=2) (easy, audit regime),
 # as produced by the simulator before the difficulty existed (events and labels) and with
 # its first enforcement history. A change here changes every test, benchmark and figure.
 EASY_CONTENT = {
@@ -44,9 +44,9 @@ def read(folder: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def test_easy_is_the_default_and_the_first_simulator_unchanged(tmp_path: Path) -> None:
-    assert SimConfig().difficulty == "easy"
-    simulate(SimConfig(accounts=600, days=30, seed=2), tmp_path / "d")
+def test_realistic_is_the_default_and_easy_the_first_simulator_unchanged(tmp_path: Path) -> None:
+    assert SimConfig().difficulty == "realistic"
+    simulate(SimConfig(accounts=600, days=30, seed=2, difficulty="easy"), tmp_path / "d")
     assert content(tmp_path / "d") == EASY_CONTENT
 
 

@@ -33,7 +33,7 @@ def digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def complaints_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("complaints") / "data"
-    simulate(SimConfig(accounts=3000, days=DAYS, seed=5, label_regime="complaints"), out)
+    simulate(SimConfig(accounts=3000, days=DAYS, seed=5, label_regime="complaints", difficulty="easy"), out)
     return out
 
 
@@ -81,7 +81,9 @@ def test_complaints_regime_has_no_random_audit_and_only_reviewed_sources(
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_complaints_regime_positives_per_risk_are_a_few_dozen_at_scale(tmp_path: Path, seed: int) -> None:
     # 3,000 accounts is 3/20 of the documented 20k platform (25-60 extortion, 50-100 fake engagement).
-    simulate(SimConfig(accounts=3000, days=DAYS, seed=seed, label_regime="complaints"), tmp_path / "d")
+    simulate(
+        SimConfig(accounts=3000, days=DAYS, seed=seed, label_regime="complaints", difficulty="easy"), tmp_path / "d"
+    )
     labels = pd.read_parquet(tmp_path / "d" / "labels.parquet")
     truth = pd.read_parquet(tmp_path / "d" / "_truth" / "populations.parquet").set_index("account_id").population
     pos = labels[labels.label == 1].groupby("risk").size()

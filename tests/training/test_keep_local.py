@@ -38,7 +38,7 @@ def closed_port() -> int:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("keep")
-    simulate(SimConfig(accounts=12_000, days=90, seed=11), root / "data")
+    simulate(SimConfig(accounts=12_000, days=90, seed=11, difficulty="easy"), root / "data")
     (root / "tiny.toml").write_text(TINY_CONFIG)
     return root / "data", root / "tiny.toml"
 

@@ -46,9 +46,13 @@ def likes(ch: Chunk) -> dict[str, np.ndarray]:
         lo = int(offsets[s])
         gaps[lo : lo + k] = rng.uniform(600, 1100, k).astype(np.int64)
         dwell[lo : lo + k] = -1
-    return {
+    out = {
         "acct": np.repeat(sess_acct, sess_size),
         "content": overlaps.fans(ch, people, pi, sess_size, n_sessions, w.popular_content(rng, total)),
         "t": session_times(sess_start, sess_size, gaps),
         "dwell": dwell,
     }
+    club = overlaps.fan_clubs(ch, people)
+    if club is None:
+        return out
+    return {k: np.concatenate([out[k], club[k]]) for k in out}
