@@ -105,3 +105,17 @@ def test_the_report_states_rates_and_uncertainty(complaints_run) -> None:  # typ
     assert "weighted to the population (unweighted beside it)" in text
     for r in complaints_run.result.reports.values():
         assert np.isfinite(r.metrics["roc_auc_unweighted"]) and r.groups["links_cut"] >= 0
+
+
+def test_the_model_beats_the_platform_rules_and_is_calibrated(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    """What tests/training/test_training.py asserts on one audit-regime platform, on every seed and
+    difficulty of the complaints regime: at each rule's own false-positive rate the model recalls at
+    least as many abusers, and its scores are calibrated to the population."""
+    for risk, r in complaints_run.result.reports.items():
+        rules = {name: b for name, b in r.baselines.items() if "rule" in b}
+        assert rules, risk
+        for name, b in rules.items():
+            if b["outcome"] == "n/a":  # the rule flags nobody among the judged labels: no operating point
+                continue
+            assert b["our_recall"] >= b["baseline_recall"], (complaints_run.seed, complaints_run.difficulty, risk, name, b)
+        assert r.metrics["expected_calibration_error"] < 0.1, (complaints_run.seed, risk, r.metrics)
