@@ -1,22 +1,40 @@
-"""Benchmark: account-level opinion-spam detection on YelpChi and YelpNYC.
+"""Benchmark: account-level opinion-spam detection on YelpChi and YelpNYC, three protocols.
 
-    .venv/bin/python benchmarks/yelp.py --data-dir ../shared/data/yelp
+    nice -n 10 .venv/bin/python benchmarks/yelp.py --data-dir ../shared/data/yelp
 
-For each file: the Yelp adapter writes the data contract (accounts, reviews,
-labels with risk ``review_spam``) to a temporary folder; the reviewguard
-pipeline computes the registry's review features at each label's decision
-time; then two protocols:
+For each file the Yelp adapter writes the data contract (accounts, reviews,
+labels with risk ``review_spam``: 1 when Yelp filtered any of the account's
+reviews, decided the day after its last review) to a temporary folder, and
+every method is judged on the same accounts under three protocols:
 
-- stratified 5-fold cross-validation (seeded), for reviewguard's LightGBM and
-  logistic regression on the same features (same folds);
-- a time split: the training pipeline's own split by decision time (train,
-  validation for early stopping and calibration, later test period).
+- ``cv``: stratified 5-fold cross-validation, seed 7 (reviewguard's own
+  ``cross_validate``; every method uses its folds);
+- ``time``: the training pipeline's rolling-origin backtest by decision time
+  (``train_models``: 4 folds, each trained on every label decided before its
+  block and judged on the block);
+- ``new``: new accounts after a date. T is the 80th percentile of review
+  dates; train on the accounts whose reviews all came before T, judge the
+  accounts whose first review came on or after T (accounts that straddle T
+  are in neither).
 
-SpEagle (UGFraud's belief propagation on priors computed as in the paper, see
-benchmarks/peers.py) and its priors alone run once per file, unsupervised and
-transductive as in the paper, and are scored on the same accounts as each
-protocol's test data. Prints a markdown table and writes JSON to
-benchmarks/results/yelp.json.
+Methods:
+
+- ``reviewguard``: the registry's review features (core/defaults/yelp.toml) at
+  each label's decision time and reviewguard's learner, as the pipeline runs
+  them; ``logistic``: logistic regression on the same features;
+- ``simple``: benchmarks/yelp_baseline.py, 12 hand-made user features and a
+  plain LightGBM. Its product context is taken over every review the script
+  is given: the whole file in ``cv`` (as the issue's script), and point in
+  time in ``time`` and ``new`` (training rows from the reviews before the
+  training cutoff, judged rows from the reviews up to the end of the block
+  judged, or of the data);
+- ``speagle`` and ``speagle_priors``: SpEagle through UGFraud on its authors'
+  metadata priors (benchmarks/peers.py), and the priors alone: unsupervised
+  and transductive over the whole file, scored on each protocol's judged accounts.
+
+Spreads: standard deviation of the metric over the folds (``cv``: 5,
+``time``: 4) and, for ``new`` (one split), over 200 bootstrap resamples of the
+judged accounts. Prints a markdown table and writes benchmarks/results/yelp.json.
 """
 
 from __future__ import annotations
@@ -28,26 +46,36 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import yelp_baseline
 from peers import speagle_user_beliefs
 
 from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
 from reviewguard.engine import connect
-from reviewguard.features import features_for
-from reviewguard.reader import open_dataset
-from reviewguard.training.config import load_config
+from reviewguard.features import Feature, features_for
+from reviewguard.model.explain import TreeModel
+from reviewguard.reader import Dataset, open_dataset
+from reviewguard.training import evaluate as ev
+from reviewguard.training.config import TrainConfig, load_config
 from reviewguard.training.crossval import cross_validate
 from reviewguard.training.labels import features_at_labels, label_table
+from reviewguard.training.learner import best_rounds, fit_booster, loss_curve
 from reviewguard.training.pipeline import train_models
 
 FILES = {"YelpChi": "YelpChi_metadata.gz", "YelpNYC": "YelpNYC_metadata.gz"}
+PROTOCOLS = ("cv", "time", "new")
+NEW_ACCOUNTS_QUANTILE = 0.8
+BOOTSTRAP = 200
+SEED = 7
 
 
 def read_yelp(path: Path) -> pd.DataFrame:
@@ -59,18 +87,136 @@ def metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
     return {"roc_auc": float(roc_auc_score(y, s)), "average_precision": float(average_precision_score(y, s))}
 
 
-def run_dataset(name: str, path: Path, work: Path) -> dict:  # type: ignore[type-arg]
-    t0 = time.perf_counter()
-    yelp = read_yelp(path)
-    folder = work / name
+def summary(y: np.ndarray, s: np.ndarray, fold: np.ndarray | None) -> dict[str, Any]:
+    """Pooled metrics, and their mean and standard deviation over folds (or bootstrap resamples)."""
+    out: dict[str, Any] = {"pooled": metrics(y, s)}
+    if fold is not None:
+        parts = [metrics(y[fold == k], s[fold == k]) for k in np.unique(fold)]
+        out["spread"] = "folds"
+    else:
+        rng = np.random.default_rng(SEED)
+        parts = []
+        while len(parts) < BOOTSTRAP:
+            i = rng.integers(0, len(y), len(y))
+            if 0 < y[i].sum() < len(i):
+                parts.append(metrics(y[i], s[i]))
+        out["spread"] = f"{BOOTSTRAP} bootstrap resamples"
+    for m in ("roc_auc", "average_precision"):
+        v = np.array([p[m] for p in parts])
+        out[m] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1))}
+    out["parts"] = parts if fold is not None else None
+    return out
+
+
+def contract(yelp: pd.DataFrame, folder: Path) -> Dataset:
     folder.mkdir()
     for table, data in yelp_to_contract(yelp).items():
         pq.write_table(data, folder / f"{table}.parquet")
+    return open_dataset(connect(), folder, risks=("review_spam",))
+
+
+def reviewguard_fit_score(
+    train: pd.DataFrame, test: pd.DataFrame, feats: list[Feature], cfg: TrainConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """reviewguard's learner as cross_validate runs it (trees chosen on a stratified fifth), and
+    logistic regression: scores of ``test``."""
+    names = [f.name for f in feats]
+    x = train[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    y = train["label"].to_numpy()
+    fit, stop = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=cfg.seed)
+    curve = loss_curve(x[fit], y[fit], (x[stop], y[stop]), features=feats, lgb_cfg=cfg.lightgbm, seed=cfg.seed)
+    booster, _ = fit_booster(
+        x[fit], y[fit], features=feats, lgb_cfg=cfg.lightgbm, seed=cfg.seed, rounds=best_rounds([curve])
+    )
+    tree = TreeModel(booster, [f.direction for f in feats])
+    x_test = test[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    logistic = ev.fit_logistic_baseline(x, y, cfg.seed).predict_proba(x_test)[:, 1]
+    return tree.raw_score(tree.fill(x_test)), logistic
+
+
+def simple_features(yelp: pd.DataFrame, before: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The script's features from the reviews before ``before`` (all: None), indexed by account_id."""
+    r = yelp if before is None else yelp[yelp["date"] < before]
+    f = yelp_baseline.user_features(r)
+    f.index = "u" + f.index.astype(str)
+    return f
+
+
+def new_accounts_split(yelp: pd.DataFrame) -> tuple[pd.Timestamp, pd.Index, pd.Index]:
+    """(T, accounts whose reviews all came before T, accounts whose first review came on or after T)."""
+    cut = pd.Timestamp(yelp["date"].quantile(NEW_ACCOUNTS_QUANTILE)).normalize()
+    span = yelp.groupby("user_id")["date"].agg(["min", "max"])
+    span.index = "u" + span.index.astype(str)
+    return cut, span.index[span["max"] < cut], span.index[span["min"] >= cut]
+
+
+def protocol_cv(data: pd.DataFrame, feats: list[Feature], cfg: TrainConfig, simple_all: pd.DataFrame) -> pd.DataFrame:
+    oof = cross_validate(
+        data,
+        risk="review_spam",
+        features=feats,
+        lgb_cfg=cfg.lightgbm,
+        seed=cfg.seed,
+    ).rename(columns={"lightgbm": "reviewguard"})
+    x = simple_all.reindex(oof["account_id"])
+    y = oof["label"].to_numpy()
+    oof["simple"] = np.nan
+    for k in sorted(oof["fold"].unique()):
+        test = (oof["fold"] == k).to_numpy()
+        oof.loc[test, "simple"] = yelp_baseline.fit_score(x[~test], y[~test], x[test], seed=SEED)
+    return oof
+
+
+def protocol_time(
+    ds: Dataset, cfg: TrainConfig, yelp: pd.DataFrame, data: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    result = train_models(ds, cfg)
+    test = result.test_scores.rename(columns={"raw_score": "reviewguard", "logistic_score": "logistic"})
+    test["simple"] = np.nan
+    for k in sorted(test["fold"].unique()):
+        block = test["fold"] == k
+        start, end = test.loc[block, "decided_at"].min(), test.loc[block, "decided_at"].max()
+        train = data[data["decided_at"] < start]
+        x_train = simple_features(yelp, start).reindex(train["account_id"])
+        x_test = simple_features(yelp, end).reindex(test.loc[block, "account_id"])
+        test.loc[block, "simple"] = yelp_baseline.fit_score(x_train, train["label"].to_numpy(), x_test, seed=SEED)
+    return test, result.reports["review_spam"].backtest
+
+
+def protocol_new(
+    yelp: pd.DataFrame, data: pd.DataFrame, feats: list[Feature], cfg: TrainConfig
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    cut, before, after = new_accounts_split(yelp)
+    train = data[data["account_id"].isin(before)].reset_index(drop=True)
+    test = data[data["account_id"].isin(after)].reset_index(drop=True)
+    rg, logistic = reviewguard_fit_score(train, test, feats, cfg)
+    out = test[["account_id", "label"]].assign(reviewguard=rg, logistic=logistic)
+    x_train = simple_features(yelp, cut).reindex(train["account_id"])
+    x_test = simple_features(yelp).reindex(test["account_id"])
+    out["simple"] = yelp_baseline.fit_score(x_train, train["label"].to_numpy(), x_test, seed=SEED)
+    info = {
+        "cut": str(cut.date()),
+        "train_accounts": len(train),
+        "train_positives": int(train["label"].sum()),
+        "judged_accounts": len(test),
+        "judged_positives": int(test["label"].sum()),
+        "straddling_accounts_left_out": int(len(data) - len(train) - len(test)),
+    }
+    return out, info
+
+
+METHODS = ("reviewguard", "logistic", "simple", "speagle", "speagle_priors")
+
+
+def run_dataset(name: str, path: Path, work: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    yelp = read_yelp(path)
+    ds = contract(yelp, work / name)
     cfg = load_config("yelp")
-    ds = open_dataset(connect(), folder, risks=("review_spam",))
     feats = features_for("review_spam", cfg.risk_features)
     data = features_at_labels(ds, label_table(ds))
-    t_features = time.perf_counter() - t0
+    simple_all = simple_features(yelp)
+    seconds: dict[str, float] = {"adapter_and_features": round(time.perf_counter() - t0, 1)}
 
     t1 = time.perf_counter()
     beliefs, priors = speagle_user_beliefs(yelp)
@@ -81,73 +227,62 @@ def run_dataset(name: str, path: Path, work: Path) -> dict:  # type: ignore[type
             "speagle_priors": priors.reindex(beliefs.index).to_numpy(),
         }
     )
-    t_peer = time.perf_counter() - t1
+    seconds["speagle"] = round(time.perf_counter() - t1, 1)
 
-    rows: dict[str, dict[str, dict[str, float]]] = {}
-    oof = cross_validate(
-        data,
-        risk="review_spam",
-        features=feats,
-        lgb_cfg=cfg.lightgbm,
-        calibration=cfg.calibration_method,
-        seed=cfg.seed,
-    ).merge(peers, on="account_id")
-    y = oof["label"].to_numpy()
-    rows["cv"] = {m: metrics(y, oof[m].to_numpy()) for m in ("lightgbm", "logistic", "speagle", "speagle_priors")}
+    scored: dict[str, pd.DataFrame] = {}
+    t1 = time.perf_counter()
+    scored["cv"] = protocol_cv(data, feats, cfg, simple_all)
+    seconds["cv"] = round(time.perf_counter() - t1, 1)
+    t1 = time.perf_counter()
+    scored["time"], backtest = protocol_time(ds, cfg, yelp, data)
+    seconds["time"] = round(time.perf_counter() - t1, 1)
+    t1 = time.perf_counter()
+    scored["new"], new_info = protocol_new(yelp, data, feats, cfg)
+    seconds["new"] = round(time.perf_counter() - t1, 1)
 
-    result = train_models(ds, cfg)
-    test = result.test_scores.merge(peers, on="account_id")
-    y = test["label"].to_numpy()
-    rows["time"] = {
-        "lightgbm": metrics(y, test["raw_score"].to_numpy()),
-        "logistic": metrics(y, test["logistic_score"].to_numpy()),
-        "speagle": metrics(y, test["speagle"].to_numpy()),
-        "speagle_priors": metrics(y, test["speagle_priors"].to_numpy()),
-    }
+    results: dict[str, dict[str, Any]] = {}
+    for protocol, frame in scored.items():
+        frame = frame.merge(peers, on="account_id", how="left")
+        y = frame["label"].to_numpy()
+        fold = frame["fold"].to_numpy() if "fold" in frame.columns else None
+        results[protocol] = {m: summary(y, frame[m].to_numpy(dtype=np.float64), fold) for m in METHODS}
+        results[protocol]["judged"] = {"accounts": len(frame), "positives": int(y.sum())}
+    seconds["total"] = round(time.perf_counter() - t0, 1)
     return {
         "file": path.name,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "reviews": len(yelp),
         "accounts": len(data),
         "spam_share": float(data["label"].mean()),
-        "time_split": {
-            "test_accounts": len(test),
-            "test_positives": int(y.sum()),
-            "backtest": result.reports["review_spam"].backtest,
-        },
-        "seconds": {
-            "adapter_and_features": round(t_features, 1),
-            "speagle": round(t_peer, 1),
-            "total": round(time.perf_counter() - t0, 1),
-        },
-        "results": rows,
+        "time_split": {"backtest": backtest},
+        "new_accounts": new_info,
+        "seconds": seconds,
+        "results": results,
     }
 
 
 LABELS = {
-    "lightgbm": "reviewguard LightGBM",
-    "logistic": "logistic regression (same features)",
-    "speagle": "SpEagle (UGFraud BP, metadata priors)",
+    "reviewguard": "reviewguard LightGBM",
+    "logistic": "logistic regression (reviewguard's features)",
+    "simple": "simple script (benchmarks/yelp_baseline.py)",
+    "speagle": "SpEagle (UGFraud BP, authors' metadata priors)",
     "speagle_priors": "SpEagle priors alone",
 }
 
 
-def table(results: dict) -> str:  # type: ignore[type-arg]
+def cell(r: dict[str, Any], metric: str) -> str:
+    return f"{r[metric]['mean']:.3f} ± {r[metric]['sd']:.3f}"
+
+
+def table(results: dict[str, Any]) -> str:
     lines = [
-        "| method | YelpChi CV AUC | YelpChi CV AP | YelpChi time AUC | YelpChi time AP | "
-        "YelpNYC CV AUC | YelpNYC CV AP | YelpNYC time AUC | YelpNYC time AP |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| file | method | CV AUC | CV AP | time AUC | time AP | new accounts AUC | new accounts AP |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for key, label in LABELS.items():
-        cells = []
-        for ds in FILES:
-            if ds not in results:
-                cells += ["–"] * 4
-                continue
-            for protocol in ("cv", "time"):
-                m = results[ds]["results"][protocol][key]
-                cells += [f"{m['roc_auc']:.3f}", f"{m['average_precision']:.3f}"]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for ds, res in results.items():
+        for key, label in LABELS.items():
+            cells = [cell(res["results"][p][key], m) for p in PROTOCOLS for m in ("roc_auc", "average_precision")]
+            lines.append(f"| {ds} | {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -157,17 +292,19 @@ def main() -> None:
     ap.add_argument("--only", choices=list(FILES), help="run one dataset")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
     results = {}
     with tempfile.TemporaryDirectory(prefix="rg-yelp-") as tmp:
         for name, file in FILES.items():
             if args.only and name != args.only:
                 continue
             results[name] = run_dataset(name, Path(args.data_dir) / file, Path(tmp))
-            print(f"{name}: {json.dumps(results[name]['results'])}", flush=True)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
+            (out / f"yelp-{name}.json").write_text(json.dumps(results[name], indent=2))
+            print(f"{name}: {results[name]['seconds']}", flush=True)
     payload = {"datasets": results, "total_seconds": round(time.perf_counter() - t0, 1)}
-    (out / "yelp.json").write_text(json.dumps(payload, indent=2))
+    if not args.only:
+        (out / "yelp.json").write_text(json.dumps(payload, indent=2))
     print(table(results))
     print(f"total {payload['total_seconds']} s")
 
