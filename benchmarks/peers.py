@@ -7,7 +7,8 @@ feature pipeline (``Utils/yelpFeatureExtraction.py`` and
 package). ``speagle_priors`` re-implements that pipeline from review metadata,
 so it runs on YelpNYC too; on YelpChi it reproduces the shipped
 ``priors.pkl`` (reviews exactly, users within 0.0004, products within 0.003;
-``python benchmarks/peers.py --check-shipped``). The text features need review
+``python benchmarks/peers.py --check-shipped``;
+``--diagnose`` prints both tie rules round by round). The text features need review
 text, which these files do not carry: neither the pickle nor this uses them.
 
 What the authors' pipeline does, where it departs from the paper's text:
@@ -208,7 +209,39 @@ def _check_shipped(yelpchi: str) -> None:
     print("largest difference from UGFraud's shipped YelpChi priors:", {k: round(float(v), 6) for k, v in diff.items()})
 
 
+def _diagnose(path: str) -> None:
+    """Both tie rules on one file: prior means, and user AUC of the priors and after 1-3 rounds."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    from reviewguard.datasets import read_yelp_metadata
+
+    yelp = read_yelp_metadata(path)
+    y = yelp.assign(spam=yelp["label"] == -1).groupby("user_id")["spam"].any().astype(int)
+    size = yelp.groupby("product_id")["product_id"].transform("size").groupby(yelp["user_id"]).mean()
+    for ties in ("ugfraud", "paper"):
+        user, prod, review = speagle_priors(yelp, ties)
+        print(
+            f"ties={ties}: mean prior users {user.mean():.3f}, products {prod.mean():.3f}, "
+            f"reviews {review.mean():.3f}; "
+            f"user AUC of the priors {roc_auc_score(y.reindex(user.index), user):.4f}"
+        )
+        for rounds in (1, 2, 3):
+            b, _ = speagle_user_beliefs(yelp, rounds=rounds, ties=ties)
+            rho = spearmanr(b.to_numpy(), size.reindex(b.index).to_numpy()).statistic
+            print(
+                f"  {rounds} round(s): user AUC {roc_auc_score(y.reindex(b.index), b):.4f}, "
+                f"Spearman with the mean size of the reviewed products {rho:+.3f}",
+                flush=True,
+            )
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--check-shipped", metavar="YELPCHI_GZ", required=True)
-    _check_shipped(ap.parse_args().check_shipped)
+    ap.add_argument("--check-shipped", metavar="YELPCHI_GZ", help="compare with UGFraud's YelpChi priors.pkl")
+    ap.add_argument("--diagnose", metavar="YELP_GZ", help="both tie rules, 1-3 rounds")
+    args = ap.parse_args()
+    if args.check_shipped:
+        _check_shipped(args.check_shipped)
+    if args.diagnose:
+        _diagnose(args.diagnose)
