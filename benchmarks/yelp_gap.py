@@ -1,7 +1,7 @@
 """Where reviewguard's AUC gap to the simple script goes on Yelp (docs/benchmarks.md, issue 17).
 
     nice -n 10 .venv/bin/python benchmarks/yelp_gap.py --data-dir ../shared/data/yelp \
-        [--only YelpChi] [--depth core|quick|full]
+        [--only YelpChi] [--depth core|features|full]
 
 Every variant is scored by stratified 5-fold CV (seed 7, one fold assignment for
 all) on the same accounts; pooled out-of-fold AUC and AP, and the spread over
@@ -16,13 +16,16 @@ folds. Variants:
   as reviewguard sees them, instead of the whole file;
 - reviewguard's features at one common as-of, the end of the data, instead of
   each account's decision time;
-- reviewguard's 14 features plus each of the script's features, one at a time
-  (whole-file and point-in-time versions), and the script less each feature.
+- (``--depth features``) reviewguard's learner without its monotone
+  constraints; reviewguard's 14 features plus each of the script's features,
+  one at a time, and the script less each feature, on the plain learner (so
+  the learner's effect stays out of the features' figures), with the product
+  context over the whole file and at each account's decision time.
 
-Then the new-accounts protocol of benchmarks/yelp.py with reviewguard's
-features at one as-of per side (T for training, end of data for judging) and
-the script on whole-file features (which let training rows see after T).
-Writes benchmarks/results/yelp-gap-<file>.json and prints markdown.
+Then (``core``) the new-accounts protocol of benchmarks/yelp.py with
+reviewguard's features at one as-of per side (T for training, end of data for
+judging) and the script on whole-file features (which let training rows see
+after T). Writes benchmarks/results/yelp-gap-<file>-<depth>.json and prints markdown.
 """
 
 from __future__ import annotations
@@ -153,26 +156,33 @@ def analyse(name: str, path: Path, work: Path, depth: str) -> dict[str, Any]:
         rows[key] = cv.run(x, learner, fs) | {"seconds": round(time.perf_counter() - t, 1)}
         print(f"{name} {key}: AUC {rows[key]['roc_auc']:.4f} AP {rows[key]['average_precision']:.4f}", flush=True)
 
-    row("reviewguard features, reviewguard learner", rg, "reviewguard", feats)
-    row("reviewguard features, plain LightGBM", rg, "plain")
-    row("script features (whole file), plain LightGBM", simple, "plain")
-    row("script features (whole file), reviewguard learner", simple.add_prefix("script_"), "reviewguard",
-        [extra[c] for c in simple.columns])  # fmt: skip
-    row("script features (product context at decision time), plain LightGBM", simple_pit, "plain")
-    row("reviewguard features at the end of the data, reviewguard learner", rg_end, "reviewguard", feats)
-    add = {"core": [], "quick": [*PRODUCT_CONTEXT, "mean_rating"], "full": yelp_baseline.FEATURES}[depth]
-    for c in add:
-        x = rg.assign(**{"script_" + c: simple[c].to_numpy()})
-        row(f"reviewguard + script {c} (whole file)", x, "reviewguard", [*feats, extra[c]])
-    for c in PRODUCT_CONTEXT if depth != "core" else []:
-        x = rg.assign(**{"script_" + c: simple_pit[c].to_numpy()})
-        row(f"reviewguard + script {c} (at decision time)", x, "reviewguard", [*feats, extra[c]])
-    if depth != "core":
+    if depth in ("core", "full"):
+        row("reviewguard features, reviewguard learner", rg, "reviewguard", feats)
+        row("reviewguard features, plain LightGBM", rg, "plain")
+        row("script features (whole file), plain LightGBM", simple, "plain")
+        row("script features (whole file), reviewguard learner", simple.add_prefix("script_"), "reviewguard",
+            [extra[c] for c in simple.columns])  # fmt: skip
+        row("script features (product context at decision time), plain LightGBM", simple_pit, "plain")
+        row("reviewguard features at the end of the data, reviewguard learner", rg_end, "reviewguard", feats)
+    if depth in ("features", "full"):
+        unconstrained = [dataclasses.replace(f, direction=0) for f in feats]
+        row("reviewguard features, reviewguard learner without monotone constraints", rg, "reviewguard", unconstrained)
+        # One feature at a time on the plain learner, so the learner's own effect stays out of it.
+        for c in yelp_baseline.FEATURES:
+            row(f"reviewguard + script {c} (whole file), plain LightGBM", rg.assign(x=simple[c].to_numpy()), "plain")
+        for c in PRODUCT_CONTEXT:
+            x = rg.assign(x=simple_pit[c].to_numpy())
+            row(f"reviewguard + script {c} (at decision time), plain LightGBM", x, "plain")
         x = rg.assign(**{"script_" + c: simple[c].to_numpy() for c in PRODUCT_CONTEXT})
-        row("reviewguard + the 4 script product-context features (whole file)", x, "reviewguard",
-            [*feats, *(extra[c] for c in PRODUCT_CONTEXT)])  # fmt: skip
+        row("reviewguard + the 4 script product-context features (whole file), plain LightGBM", x, "plain")
+        x = rg.assign(**{"script_" + c: simple_pit[c].to_numpy() for c in PRODUCT_CONTEXT})
+        row("reviewguard + the 4 script product-context features (at decision time), plain LightGBM", x, "plain")
         for c in yelp_baseline.FEATURES:
             row(f"script less {c} (whole file), plain LightGBM", simple.drop(columns=[c]), "plain")
+        for c in PRODUCT_CONTEXT:
+            row(f"script less {c} (at decision time), plain LightGBM", simple_pit.drop(columns=[c]), "plain")
+    if depth == "features":
+        return {"cv": rows}
 
     # New accounts after T: one as-of per side for reviewguard; the script on whole-file features.
     cut, before, after = new_accounts_split(yelp)
@@ -217,12 +227,12 @@ def main() -> None:
             if args.only and name != args.only:
                 continue
             res = analyse(name, Path(args.data_dir) / file, Path(tmp), args.depth)
-            (out / f"yelp-gap-{name}.json").write_text(json.dumps(res, indent=2))
+            (out / f"yelp-gap-{name}-{args.depth}.json").write_text(json.dumps(res, indent=2))
             print(f"| variant ({name}) | AUC | AP |\n|---|---|---|")
             for k, v in res["cv"].items():
                 auc, ap_ = f"{v['roc_auc']:.3f} ± {v['auc_sd']:.3f}", f"{v['average_precision']:.3f} ± {v['ap_sd']:.3f}"
                 print(f"| {k} | {auc} | {ap_} |")
-            print("features that change at the end of the data:", res["features_changed_at_end_of_data"])
+            print("features that change at the end of the data:", res.get("features_changed_at_end_of_data"))
 
 
 if __name__ == "__main__":
