@@ -1,7 +1,7 @@
 """Where reviewguard's AUC gap to the simple script goes on Yelp (docs/benchmarks.md, issue 17).
 
     nice -n 10 .venv/bin/python benchmarks/yelp_gap.py --data-dir ../shared/data/yelp \
-        [--only YelpChi] [--depth core|features|full]
+        [--only YelpChi] [--depth core|features|plain|new|full]
 
 Every variant is scored by stratified 5-fold CV (seed 7, one fold assignment for
 all) on the same accounts; pooled out-of-fold AUC and AP, and the spread over
@@ -156,13 +156,21 @@ def analyse(name: str, path: Path, work: Path, depth: str) -> dict[str, Any]:
         rows[key] = cv.run(x, learner, fs) | {"seconds": round(time.perf_counter() - t, 1)}
         print(f"{name} {key}: AUC {rows[key]['roc_auc']:.4f} AP {rows[key]['average_precision']:.4f}", flush=True)
 
-    if depth in ("core", "full"):
+    core, plain = depth in ("core", "full"), depth in ("core", "full", "plain")
+    if core:
         row("reviewguard features, reviewguard learner", rg, "reviewguard", feats)
+    if plain:
         row("reviewguard features, plain LightGBM", rg, "plain")
         row("script features (whole file), plain LightGBM", simple, "plain")
+    if core:
         row("script features (whole file), reviewguard learner", simple.add_prefix("script_"), "reviewguard",
             [extra[c] for c in simple.columns])  # fmt: skip
+    if plain:
         row("script features (product context at decision time), plain LightGBM", simple_pit, "plain")
+        for when, frame in (("whole file", simple), ("at decision time", simple_pit)):
+            x = rg.assign(**{"script_" + c: frame[c].to_numpy() for c in PRODUCT_CONTEXT})
+            row(f"reviewguard + the 4 script product-context features ({when}), plain LightGBM", x, "plain")
+    if core:
         row("reviewguard features at the end of the data, reviewguard learner", rg_end, "reviewguard", feats)
     if depth in ("features", "full"):
         unconstrained = [dataclasses.replace(f, direction=0) for f in feats]
@@ -173,15 +181,11 @@ def analyse(name: str, path: Path, work: Path, depth: str) -> dict[str, Any]:
         for c in PRODUCT_CONTEXT:
             x = rg.assign(x=simple_pit[c].to_numpy())
             row(f"reviewguard + script {c} (at decision time), plain LightGBM", x, "plain")
-        x = rg.assign(**{"script_" + c: simple[c].to_numpy() for c in PRODUCT_CONTEXT})
-        row("reviewguard + the 4 script product-context features (whole file), plain LightGBM", x, "plain")
-        x = rg.assign(**{"script_" + c: simple_pit[c].to_numpy() for c in PRODUCT_CONTEXT})
-        row("reviewguard + the 4 script product-context features (at decision time), plain LightGBM", x, "plain")
         for c in yelp_baseline.FEATURES:
             row(f"script less {c} (whole file), plain LightGBM", simple.drop(columns=[c]), "plain")
         for c in PRODUCT_CONTEXT:
             row(f"script less {c} (at decision time), plain LightGBM", simple_pit.drop(columns=[c]), "plain")
-    if depth == "features":
+    if depth in ("features", "plain"):
         return {"cv": rows}
 
     # New accounts after T: one as-of per side for reviewguard; the script on whole-file features.
@@ -217,7 +221,10 @@ def main() -> None:
     ap.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "yelp"))
     ap.add_argument("--only", choices=list(FILES))
     ap.add_argument(
-        "--depth", choices=["core", "quick", "full"], default="full", help="how many one-at-a-time variants"
+        "--depth",
+        choices=["core", "features", "plain", "new", "full"],
+        default="full",
+        help="core rows (and new accounts), feature rows, only the plain-learner core rows, only new accounts, all",
     )
     args = ap.parse_args()
     out = Path(__file__).parent / "results"
