@@ -290,7 +290,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "yelp"))
     ap.add_argument("--only", choices=list(FILES), help="run one dataset")
+    ap.add_argument("--table", action="store_true", help="print the table of the saved per-file results and stop")
     args = ap.parse_args()
+    if args.table:
+        saved = {n: Path(__file__).parent / "results" / f"yelp-{n}.json" for n in FILES}
+        print(table({n: json.loads(p.read_text()) for n, p in saved.items() if p.is_file()}))
+        return
     t0 = time.perf_counter()
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
