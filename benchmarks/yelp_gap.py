@@ -1,7 +1,7 @@
 """Where reviewguard's AUC gap to the simple script goes on Yelp (docs/benchmarks.md, issue 17).
 
     nice -n 10 .venv/bin/python benchmarks/yelp_gap.py --data-dir ../shared/data/yelp \
-        [--only YelpChi] [--depth core|features|plain|new|full]
+        [--only YelpChi] [--depth core|features|plain|new|trees|full]
 
 Every variant is scored by stratified 5-fold CV (seed 7, one fold assignment for
 all) on the same accounts; pooled out-of-fold AUC and AP, and the spread over
@@ -49,8 +49,10 @@ import yelp_baseline
 from yelp import FILES, contract, metrics, new_accounts_split, read_yelp, reviewguard_fit_score, simple_features
 
 from reviewguard.features import Feature, build_features, cutoffs_at, default_as_of, features_for
+from reviewguard.model.explain import TreeModel
 from reviewguard.training.config import TrainConfig, load_config
 from reviewguard.training.labels import features_at_labels, label_table
+from reviewguard.training.learner import fit_booster
 
 SEED = 7
 PRODUCT_CONTEXT = ["mean_abs_deviation", "earliest_rank_fraction", "product_popularity", "product_mean_rating"]
@@ -120,6 +122,15 @@ class CV:
             test = self.fold == k
             if learner == "plain":
                 s[test] = yelp_baseline.fit_score(x[~test], self.y[~test], x[test], seed=SEED)
+            elif learner.startswith("trees="):  # reviewguard's learner with a fixed number of trees
+                assert feats is not None
+                xs = x.to_numpy(dtype=np.float64, na_value=np.nan)
+                lgb_cfg, rounds = self.cfg.lightgbm, int(learner.removeprefix("trees="))
+                booster, _ = fit_booster(
+                    xs[~test], self.y[~test], features=feats, lgb_cfg=lgb_cfg, seed=SEED, rounds=rounds
+                )
+                tree = TreeModel(booster, [f.direction for f in feats])
+                s[test] = tree.raw_score(tree.fill(xs[test]))
             else:
                 assert feats is not None
                 train = x[~test].assign(label=self.y[~test])
@@ -185,7 +196,10 @@ def analyse(name: str, path: Path, work: Path, depth: str) -> dict[str, Any]:
             row(f"script less {c} (whole file), plain LightGBM", simple.drop(columns=[c]), "plain")
         for c in PRODUCT_CONTEXT:
             row(f"script less {c} (at decision time), plain LightGBM", simple_pit.drop(columns=[c]), "plain")
-    if depth in ("features", "plain"):
+    if depth == "trees":
+        for n in (46, 150, 300, 600):
+            row(f"reviewguard features, reviewguard learner with {n} trees (no selection)", rg, f"trees={n}", feats)
+    if depth in ("features", "plain", "trees"):
         return {"cv": rows}
 
     # New accounts after T: one as-of per side for reviewguard; the script on whole-file features.
@@ -222,9 +236,9 @@ def main() -> None:
     ap.add_argument("--only", choices=list(FILES))
     ap.add_argument(
         "--depth",
-        choices=["core", "features", "plain", "new", "full"],
+        choices=["core", "features", "plain", "new", "trees", "full"],
         default="full",
-        help="core rows (and new accounts), feature rows, only the plain-learner core rows, only new accounts, all",
+        help="core rows (and new accounts), feature rows, plain-learner core rows, new accounts, tree counts, all",
     )
     args = ap.parse_args()
     out = Path(__file__).parent / "results"
