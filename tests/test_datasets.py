@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,8 @@ def write(tables: dict, folder: Path) -> Path:  # type: ignore[type-arg]
 
 
 def test_adapter_writes_the_contract_with_account_level_labels(tmp_path: Path) -> None:
-    ds = open_dataset(connect(), write(yelp_to_contract(parsed()), tmp_path / "d"), risks=("review_spam",))
+    tables = yelp_to_contract(parsed(), decided_at="last_review")
+    ds = open_dataset(connect(), write(tables, tmp_path / "d"), risks=("review_spam",))
     assert ds.report.ok
     lab = ds.tables["labels"].to_pandas().set_index("account_id")
     assert lab["label"].to_dict() == {"u201": 0, "u202": 1, "u203": 0, "u204": 1}
@@ -98,3 +100,24 @@ def test_no_id_ever_becomes_a_feature(tmp_path: Path) -> None:
     assert (a.account_id == b.account_id).all()
     pd.testing.assert_frame_equal(a[names], b[names], check_exact=True)
     assert a[names].notna().any().all()
+
+
+def test_labels_are_decided_at_collection_unless_asked_for_the_last_review(tmp_path: Path) -> None:
+    """Yelp's filter was observed when the file was collected: by default every label is decided
+    then (the day after the file's last review, or the collection date given)."""
+    at_end = yelp_to_contract(parsed())["labels"].to_pandas()
+    assert (at_end["decided_at"] == pd.Timestamp("2012-01-02", tz="UTC")).all()
+    given = yelp_to_contract(parsed(), collected_on=date(2013, 5, 1))["labels"].to_pandas()
+    assert (given["decided_at"] == pd.Timestamp("2013-05-01", tz="UTC")).all()
+    per_account = yelp_to_contract(parsed(), decided_at="last_review")["labels"].to_pandas().set_index("account_id")
+    assert per_account["decided_at"].dt.strftime("%Y-%m-%d").to_dict() == {
+        "u201": "2011-06-09",
+        "u202": "2011-08-31",
+        "u203": "2010-02-06",
+        "u204": "2012-01-02",
+    }
+    with pytest.raises(ContractError, match="not after the last review"):
+        yelp_to_contract(parsed(), collected_on=date(2012, 1, 1))
+    with pytest.raises(ContractError, match="decided_at must be one of"):
+        yelp_to_contract(parsed(), decided_at="first_review")  # type: ignore[arg-type]
+
