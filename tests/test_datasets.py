@@ -14,7 +14,7 @@ import pytest
 from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
 from reviewguard.engine import connect
 from reviewguard.errors import ContractError
-from reviewguard.features import features_for
+from reviewguard.features import build_features, cutoffs_at, features_for
 from reviewguard.reader import open_dataset
 from reviewguard.training.config import load_config
 from reviewguard.training.labels import features_at_labels, label_table
@@ -121,3 +121,47 @@ def test_labels_are_decided_at_collection_unless_asked_for_the_last_review(tmp_p
     with pytest.raises(ContractError, match="decided_at must be one of"):
         yelp_to_contract(parsed(), decided_at="first_review")  # type: ignore[arg-type]
 
+
+PRODUCT_CONTEXT = [
+    "reviewed_product_rating_mean",
+    "reviewed_product_popularity_at_as_of",
+    "rating_deviation_at_as_of",
+    "earliest_review_rank_share",
+]
+
+
+def test_product_context_is_what_was_known_at_the_decision_moment(tmp_path: Path) -> None:
+    """u203 reviewed p0 (4 stars, 2009) and p1 (5 stars, 2010); each product later got two more
+    reviews (p0: 5 and 1 stars, p1: 1 and 2). Decided at collection, the product context is each
+    product's whole history; decided at its last review, only what existed then."""
+    frames = {}
+    for when in ("end_of_data", "last_review"):
+        ds = open_dataset(
+            connect(), write(yelp_to_contract(parsed(), decided_at=when), tmp_path / when), risks=("review_spam",)
+        )
+        frames[when] = features_at_labels(ds, label_table(ds)).set_index("account_id")
+    end, last = frames["end_of_data"].loc["u203"], frames["last_review"].loc["u203"]
+    # p0: 4, 5, 1 -> mean 10/3; p1: 5, 1, 2 -> mean 8/3; u203 was first on both.
+    np.testing.assert_allclose(
+        end[PRODUCT_CONTEXT].to_numpy(float), [3.0, 3.0, (2 / 3 + 7 / 3) / 2, 1 / 3], rtol=1e-8
+    )
+    # On 2010-02-06 each product had only u203's review: its own rating is the consensus.
+    np.testing.assert_allclose(last[PRODUCT_CONTEXT].to_numpy(float), [4.5, 1.0, 0.0, 1.0], rtol=1e-8)
+    # The account-only figures do not depend on when the label was decided.
+    assert end["rating_mean"] == last["rating_mean"] == 4.5
+    assert end["review_span_days"] == last["review_span_days"] == 224
+
+
+def test_training_rows_are_the_features_scoring_computes_at_the_same_moment(tmp_path: Path) -> None:
+    """Labels decided at collection: the training rows equal a batch scoring run at that moment
+    (one code path), and a review written after it changes neither."""
+    later = LINES + "205 0 1.0 1 2012-03-01\n"
+    ds = open_dataset(connect(), write(yelp_to_contract(parsed()), tmp_path / "d"), risks=("review_spam",))
+    names = [f.name for f in features_for("review_spam", load_config("yelp").risk_features)]
+    train = features_at_labels(ds, label_table(ds)).set_index("account_id")[names].sort_index()
+    moment = pd.Timestamp("2012-01-02").to_pydatetime()
+    for frame, folder in ((parsed(), "same"), (parsed(later), "later")):
+        scored_ds = open_dataset(connect(), write(yelp_to_contract(frame), tmp_path / folder), risks=("review_spam",))
+        scored = build_features(scored_ds, cutoffs_at(scored_ds, moment)).to_pandas()
+        scored = scored.set_index("account_id")[names].sort_index()
+        pd.testing.assert_frame_equal(train, scored, check_exact=True)
