@@ -4,14 +4,18 @@
 
 For each file the Yelp adapter writes the data contract (accounts, reviews,
 labels with risk ``review_spam``: 1 when Yelp filtered any of the account's
-reviews, decided the day after its last review) to a temporary folder, and
-every method is judged on the same accounts under three protocols:
+reviews, decided when the filter was observed: at the end of the data) to a
+temporary folder, and every method is judged on the same accounts under three
+protocols:
 
 - ``cv``: stratified 5-fold cross-validation, seed 7 (reviewguard's own
-  ``cross_validate``; every method uses its folds);
-- ``time``: the training pipeline's rolling-origin backtest by decision time
-  (``train_models``: 4 folds, each trained on every label decided before its
-  block and judged on the block);
+  ``cross_validate``; every method uses its folds), features at the end of the data;
+- ``time``: the blocks of the training pipeline's rolling-origin backtest
+  (``make_folds``: accounts ordered by their last review, 4 folds of equal
+  positives), judged as snapshots: fold k trains on the accounts whose reviews
+  all came before its block, with features as of the block's start (as if the
+  data had been collected then), and judges the block's accounts with features
+  as of the block's end;
 - ``new``: new accounts after a date. T is the 80th percentile of review
   dates; train on the accounts whose reviews all came before T, judge the
   accounts whose first review came on or after T (accounts that straddle T
@@ -20,14 +24,13 @@ every method is judged on the same accounts under three protocols:
 Methods:
 
 - ``reviewguard``: the registry's review features (core/defaults/yelp.toml) at
-  each label's decision time and reviewguard's learner, as the pipeline runs
-  them; ``logistic``: logistic regression on the same features;
+  each protocol's snapshot, through the registry's own code path
+  (``features_at``), and reviewguard's learner (trees chosen on a stratified
+  fifth of the training rows); ``logistic``: logistic regression on the same
+  features;
 - ``simple``: benchmarks/yelp_baseline.py, 12 hand-made user features and a
-  plain LightGBM. Its product context is taken over every review the script
-  is given: the whole file in ``cv`` (as the issue's script), and point in
-  time in ``time`` and ``new`` (training rows from the reviews before the
-  training cutoff, judged rows from the reviews up to the end of the block
-  judged, or of the data);
+  plain LightGBM, at the same snapshots: the whole file in ``cv`` (as the
+  issue's script), the reviews before each snapshot in ``time`` and ``new``;
 - ``speagle`` and ``speagle_priors``: SpEagle through UGFraud on its authors'
   metadata priors (benchmarks/peers.py), and the priors alone: unsupervised
   and transductive over the whole file, scored on each protocol's judged accounts.
@@ -59,17 +62,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 import yelp_baseline
 from peers import speagle_user_beliefs
 
-from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
+from reviewguard.datasets import YELP_COLUMNS, DecidedAt, parse_yelp_metadata, yelp_to_contract
 from reviewguard.engine import connect
 from reviewguard.features import Feature, features_for
 from reviewguard.model.explain import TreeModel
 from reviewguard.reader import Dataset, open_dataset
 from reviewguard.training import evaluate as ev
+from reviewguard.training.backtest import make_folds
 from reviewguard.training.config import TrainConfig, load_config
 from reviewguard.training.crossval import cross_validate
-from reviewguard.training.labels import features_at_labels, label_table
+from reviewguard.training.labels import features_at, features_at_labels, label_table
 from reviewguard.training.learner import best_rounds, fit_booster, loss_curve
-from reviewguard.training.pipeline import train_models
 
 FILES = {"YelpChi": "YelpChi_metadata.gz", "YelpNYC": "YelpNYC_metadata.gz"}
 PROTOCOLS = ("cv", "time", "new")
@@ -108,9 +111,9 @@ def summary(y: np.ndarray, s: np.ndarray, fold: np.ndarray | None) -> dict[str, 
     return out
 
 
-def contract(yelp: pd.DataFrame, folder: Path) -> Dataset:
+def contract(yelp: pd.DataFrame, folder: Path, decided_at: DecidedAt = "end_of_data") -> Dataset:
     folder.mkdir()
-    for table, data in yelp_to_contract(yelp).items():
+    for table, data in yelp_to_contract(yelp, decided_at=decided_at).items():
         pq.write_table(data, folder / f"{table}.parquet")
     return open_dataset(connect(), folder, risks=("review_spam",))
 
@@ -167,27 +170,50 @@ def protocol_cv(data: pd.DataFrame, feats: list[Feature], cfg: TrainConfig, simp
     return oof
 
 
+def at_snapshot(ds: Dataset, accounts: pd.Index | pd.Series, moment: pd.Timestamp) -> pd.DataFrame:
+    """The accounts' features as of ``moment``: the rows a model trained or scored then would see,
+    computed by the registry's code path for training rows (``features_at``)."""
+    rows = pd.DataFrame({"account_id": np.asarray(accounts, dtype=object), "decided_at": moment})
+    return features_at(ds, rows.assign(risk="review_spam"))
+
+
 def protocol_time(
-    ds: Dataset, cfg: TrainConfig, yelp: pd.DataFrame, data: pd.DataFrame
+    ds: Dataset, cfg: TrainConfig, yelp: pd.DataFrame, data: pd.DataFrame, feats: list[Feature]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    result = train_models(ds, cfg)
-    test = result.test_scores.rename(columns={"raw_score": "reviewguard", "logistic_score": "logistic"})
-    test["simple"] = np.nan
-    for k in sorted(test["fold"].unique()):
-        block = test["fold"] == k
-        start, end = test.loc[block, "decided_at"].min(), test.loc[block, "decided_at"].max()
-        train = data[data["decided_at"] < start]
+    last = yelp.groupby("user_id")["date"].max()
+    last.index = "u" + last.index.astype(str)
+    label = data.set_index("account_id")["label"]
+    rows = pd.DataFrame(
+        {"decided_at": last + pd.Timedelta(days=1), "label": label.reindex(last.index).to_numpy()}, index=last.index
+    )
+    rows = rows.sort_values("decided_at", kind="stable").rename_axis("account_id").reset_index()
+    folds, notes = make_folds(rows.assign(group=rows["account_id"]), cfg.backtest)
+    parts, info = [], []
+    for f in folds:
+        start, end = pd.Timestamp(f.starts), pd.Timestamp(f.ends)
+        train_ids, test_ids = rows["account_id"].iloc[f.train], rows["account_id"].iloc[f.test]
+        train = at_snapshot(ds, train_ids, start).assign(label=label.reindex(train_ids).to_numpy())
+        test = at_snapshot(ds, test_ids, end).assign(label=label.reindex(test_ids).to_numpy())
+        rg, logistic = reviewguard_fit_score(train, test, feats, cfg)
+        out = test[["account_id", "label"]].assign(fold=f.index, reviewguard=rg, logistic=logistic)
         x_train = simple_features(yelp, start).reindex(train["account_id"])
-        x_test = simple_features(yelp, end).reindex(test.loc[block, "account_id"])
-        test.loc[block, "simple"] = yelp_baseline.fit_score(x_train, train["label"].to_numpy(), x_test, seed=SEED)
-    return test, result.reports["review_spam"].backtest
+        x_test = simple_features(yelp, end).reindex(test["account_id"])
+        out["simple"] = yelp_baseline.fit_score(x_train, train["label"].to_numpy(), x_test, seed=SEED)
+        parts.append(out)
+        info.append(
+            {"fold": f.index, "from": str(start), "to": str(end), "train_rows": len(train), "test_rows": len(test)}
+        )
+    return pd.concat(parts, ignore_index=True), {"folds": info, "notes": notes}
 
 
 def protocol_new(
-    yelp: pd.DataFrame, data: pd.DataFrame, feats: list[Feature], cfg: TrainConfig
+    ds: Dataset, yelp: pd.DataFrame, data: pd.DataFrame, feats: list[Feature], cfg: TrainConfig
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     cut, before, after = new_accounts_split(yelp)
-    train = data[data["account_id"].isin(before)].reset_index(drop=True)
+    label = data.set_index("account_id")["label"]
+    train_ids = data.loc[data["account_id"].isin(before), "account_id"]
+    # Training rows as of T (what a model trained then saw); judged rows at the end of the data.
+    train = at_snapshot(ds, train_ids, cut).assign(label=label.reindex(train_ids).to_numpy())
     test = data[data["account_id"].isin(after)].reset_index(drop=True)
     rg, logistic = reviewguard_fit_score(train, test, feats, cfg)
     out = test[["account_id", "label"]].assign(reviewguard=rg, logistic=logistic)
@@ -234,10 +260,10 @@ def run_dataset(name: str, path: Path, work: Path) -> dict[str, Any]:
     scored["cv"] = protocol_cv(data, feats, cfg, simple_all)
     seconds["cv"] = round(time.perf_counter() - t1, 1)
     t1 = time.perf_counter()
-    scored["time"], backtest = protocol_time(ds, cfg, yelp, data)
+    scored["time"], backtest = protocol_time(ds, cfg, yelp, data, feats)
     seconds["time"] = round(time.perf_counter() - t1, 1)
     t1 = time.perf_counter()
-    scored["new"], new_info = protocol_new(yelp, data, feats, cfg)
+    scored["new"], new_info = protocol_new(ds, yelp, data, feats, cfg)
     seconds["new"] = round(time.perf_counter() - t1, 1)
 
     results: dict[str, dict[str, Any]] = {}

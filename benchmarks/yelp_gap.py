@@ -144,7 +144,8 @@ class CV:
 
 def analyse(name: str, path: Path, work: Path, depth: str) -> dict[str, Any]:
     yelp = read_yelp(path)
-    ds = contract(yelp, work / name)
+    # The analysis of the gap as it was measured: labels decided at each account's last review.
+    ds = contract(yelp, work / name, decided_at="last_review")
     cfg = load_config("yelp")
     feats = features_for("review_spam", cfg.risk_features)
     names = [f.name for f in feats]

@@ -395,7 +395,9 @@ FEATURES: tuple[Feature, ...] = (
             "Smallest rank by day of the account's reviews among the product's reviews before the as-of, "
             "divided by their number (near 0 = among a place's first reviews)."
         ),
-        description_zh="本账号评价在该产品评估时点前全部评价中按日期的最小排名除以评价总数（接近 0 即最早的评价之一）。",
+        description_zh=(
+            "本账号评价在该产品评估时点前全部评价中按日期的最小排名除以评价总数（接近 0 即最早的评价之一）。"
+        ),
         template_en="its earliest review came at {value:.0%} of a place's reviews",
         template_zh="其最早的评价位于店铺全部评价的 {value:.0%} 处",
         direction=0,

@@ -244,7 +244,7 @@ def datasets_yelp(
         raise ContractError(f"--collected-on {collected_on!r} is not a YYYY-MM-DD date") from exc
     tables = yelp_to_contract(
         read_yelp_metadata(input_file),
-        decided_at=decided_at,  # type: ignore[arg-type]  # checked against DECIDED_AT above
+        decided_at=decided_at,  # checked against DECIDED_AT above
         collected_on=collected,
     )
     for name, table in tables.items():
