@@ -13,11 +13,12 @@ import pytest
 
 from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
 from reviewguard.engine import connect
-from reviewguard.errors import ContractError
+from reviewguard.errors import ContractError, TrainingDataError
 from reviewguard.features import build_features, cutoffs_at, features_for
 from reviewguard.reader import open_dataset
 from reviewguard.training.config import load_config
 from reviewguard.training.labels import features_at_labels, label_table
+from reviewguard.training.pipeline import train_models
 
 LINES = """201 0 5.0 1 2011-06-08
 202 0 1.0 -1 2011-08-30
@@ -142,9 +143,7 @@ def test_product_context_is_what_was_known_at_the_decision_moment(tmp_path: Path
         frames[when] = features_at_labels(ds, label_table(ds)).set_index("account_id")
     end, last = frames["end_of_data"].loc["u203"], frames["last_review"].loc["u203"]
     # p0: 4, 5, 1 -> mean 10/3; p1: 5, 1, 2 -> mean 8/3; u203 was first on both.
-    np.testing.assert_allclose(
-        end[PRODUCT_CONTEXT].to_numpy(float), [3.0, 3.0, (2 / 3 + 7 / 3) / 2, 1 / 3], rtol=1e-8
-    )
+    np.testing.assert_allclose(end[PRODUCT_CONTEXT].to_numpy(float), [3.0, 3.0, (2 / 3 + 7 / 3) / 2, 1 / 3], rtol=1e-8)
     # On 2010-02-06 each product had only u203's review: its own rating is the consensus.
     np.testing.assert_allclose(last[PRODUCT_CONTEXT].to_numpy(float), [4.5, 1.0, 0.0, 1.0], rtol=1e-8)
     # The account-only figures do not depend on when the label was decided.
@@ -165,3 +164,20 @@ def test_training_rows_are_the_features_scoring_computes_at_the_same_moment(tmp_
         scored = build_features(scored_ds, cutoffs_at(scored_ds, moment)).to_pandas()
         scored = scored.set_index("account_id")[names].sort_index()
         pd.testing.assert_frame_equal(train, scored, check_exact=True)
+
+
+def test_training_on_labels_decided_at_one_moment_says_why_it_cannot_backtest(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 800, n).astype(str),
+            "product_id": rng.integers(0, 30, n).astype(str),
+            "rating": rng.integers(1, 6, n).astype(float),
+            "label": rng.choice([-1, 1], n, p=[0.3, 0.7]),
+            "date": pd.Timestamp("2011-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+        }
+    ).drop_duplicates(["user_id", "product_id"])
+    ds = open_dataset(connect(), write(yelp_to_contract(frame), tmp_path / "d"), risks=("review_spam",))
+    with pytest.raises(TrainingDataError, match="decided at one moment"):
+        train_models(ds, load_config("yelp"))
