@@ -5,8 +5,9 @@ Two kinds of product context, both point in time:
 
 - at the review (``rating_deviation_mean``, ``early_review_rank_mean``, ``reviewed_product_popularity``):
   the product's reviews on days before that review's day, what a reader saw when it was written;
-- at the as-of (``*_at_as_of``, ``reviewed_product_rating_mean``, ``earliest_review_rank_share``): the
-  product's reviews before the as-of moment, what the platform sees when it judges the account.
+- at the as-of (``*_at_as_of``, ``reviewed_product_rating_mean``, ``earliest_review_rank_share``,
+  ``product_*``): the product's reviews before the as-of moment, what the platform sees when it
+  judges the account.
   A filter that judges at collection time (Yelp's) sees a product's whole history up to then, and
   so does scoring; training at the same moment keeps the two the same (docs/benchmarks.md: this is
   where 0.03 AUC of the gap to a simple whole-file script went). Never after the as-of.
@@ -51,20 +52,44 @@ def product_at_as_of(reviews: ibis.Table, r: ibis.Table) -> ibis.Table:
     and plain window functions, so DuckDB and Spark run the same query.
     """
     queries = r.select("merchant_id", t=epoch_ms(r.as_of)).distinct()
-    i64 = dt.int64  # one type on both sides of the union
-    queries = queries.mutate(q=ibis.literal(1, i64), n=ibis.literal(0, i64), s=ibis.literal(0, i64))
+    i64, f64 = dt.int64, dt.float64  # one type on both sides of the union
+    queries = queries.mutate(
+        q=ibis.literal(1, i64),
+        n=ibis.literal(0, i64),
+        s=ibis.literal(0, i64),
+        ft=ibis.literal(0, i64),
+        hist=ibis.literal(0.0, f64),
+    )
+    # Each review's author as the review was written: its reviews on earlier days (rank counts
+    # the rows ordered before, ties excluded), known then, so point in time for any later as-of.
+    by_author = ibis.window(group_by="account_id", order_by=reviews.created_at.truncate("D"))
+    prior = ibis.rank().over(by_author)
     events = reviews.select(
         "merchant_id",
         t=epoch_ms(reviews.created_at),
         q=ibis.literal(0, i64),
         n=ibis.literal(1, i64),
         s=reviews.rating.cast(i64),
+        ft=(prior == 0).cast(i64),
+        hist=(prior.cast(f64) + 1.0).ln(),
     )
     u = events.union(queries)
     w = ibis.cumulative_window(group_by="merchant_id", order_by=[u.t, ibis.desc(u.q)])
-    cum = u.mutate(n_as_of=u.n.sum().over(w), rating_as_of=u.s.sum().over(w))
+    cum = u.mutate(
+        n_as_of=u.n.sum().over(w),
+        rating_as_of=u.s.sum().over(w),
+        first_timers_as_of=u.ft.sum().over(w),
+        history_as_of=u.hist.sum().over(w),
+    )
     cum = cum.filter(cum.q == 1)
-    return cum.select("merchant_id", as_of_ms=cum.t, n_as_of=cum.n_as_of, rating_as_of=cum.rating_as_of)
+    return cum.select(
+        "merchant_id",
+        as_of_ms=cum.t,
+        n_as_of=cum.n_as_of,
+        rating_as_of=cum.rating_as_of,
+        first_timers_as_of=cum.first_timers_as_of,
+        history_as_of=cum.history_as_of,
+    )
 
 
 def review_spam_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
@@ -83,6 +108,8 @@ def review_spam_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
         dev_as_of=(rating - mean_as_of).abs(),
         mean_as_of=mean_as_of,
         rank_share=share(rc.earlier + 1, rc.n_as_of),
+        first_timer_share=share(rc.first_timers_as_of, rc.n_as_of),
+        history=rc.history_as_of / rc.n_as_of.cast(dt.float64),
     )
     agg = per_review.group_by(list(KEY)).aggregate(
         reviews_total=per_review.count(),
@@ -94,6 +121,9 @@ def review_spam_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
         reviewed_product_rating_mean=per_review.mean_as_of.mean(),
         reviewed_product_popularity_at_as_of=per_review.n_as_of.cast(dt.float64).mean(),
         earliest_review_rank_share=per_review.rank_share.min(),
+        product_first_timer_share_mean=per_review.first_timer_share.mean(),
+        product_first_timer_share_max=per_review.first_timer_share.max(),
+        product_reviewer_history_mean=per_review.history.mean(),
         __rank_sum=per_review["rank"].sum(),
         __pop_sum=per_review.earlier.sum(),
         __first=per_review.created_at.min(),
@@ -132,6 +162,9 @@ def review_spam_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
         reviewed_product_rating_mean=out.reviewed_product_rating_mean,
         reviewed_product_popularity_at_as_of=out.reviewed_product_popularity_at_as_of,
         earliest_review_rank_share=out.earliest_review_rank_share,
+        product_first_timer_share_mean=out.product_first_timer_share_mean,
+        product_first_timer_share_max=out.product_first_timer_share_max,
+        product_reviewer_history_mean=out.product_reviewer_history_mean,
     )
 
 
@@ -402,6 +435,60 @@ FEATURES: tuple[Feature, ...] = (
         template_zh="其最早的评价位于店铺全部评价的 {value:.0%} 处",
         direction=0,
         direction_reason="early reviews shape a new place's image, but regulars are early too",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+    Feature(
+        name="product_first_timer_share_mean",
+        risks=RS,
+        evidence="review_context",
+        group="review_spam",
+        unit="share of the product's reviews",
+        description_en=(
+            "Neighbours: average over the reviewed products of the share of their reviews (before the as-of) "
+            "written on their author's first day of reviewing."
+        ),
+        description_zh="邻居：被评价产品在评估时点前的评价中，作者首日所写评价所占比例的平均。",
+        template_en="{value:.0%} of the reviews of the places it reviewed came from first-time reviewers",
+        template_zh="其评价店铺的评价中有 {value:.0%} 来自首次评价者",
+        direction=0,
+        direction_reason="a place crowded with first-time reviewers draws campaigns, but new places draw newcomers",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+    Feature(
+        name="product_first_timer_share_max",
+        risks=RS,
+        evidence="review_context",
+        group="review_spam",
+        unit="share of the product's reviews",
+        description_en=(
+            "Neighbours: largest share, among the reviewed products, of reviews (before the as-of) written on "
+            "their author's first day of reviewing."
+        ),
+        description_zh="邻居：被评价产品中，评估时点前作者首日所写评价所占比例的最大值。",
+        template_en="one place it reviewed had {value:.0%} of its reviews from first-time reviewers",
+        template_zh="其评价的某店铺有 {value:.0%} 的评价来自首次评价者",
+        direction=0,
+        direction_reason="a place crowded with first-time reviewers draws campaigns, but new places draw newcomers",
+        tables=("reviews",),
+        zero_fill=False,
+    ),
+    Feature(
+        name="product_reviewer_history_mean",
+        risks=RS,
+        evidence="review_context",
+        group="review_spam",
+        unit="log(1 + earlier review days)",
+        description_en=(
+            "Neighbours: average over the reviewed products of their reviewers' experience, ln(1 + the "
+            "author's reviews on earlier days) when each review (before the as-of) was written."
+        ),
+        description_zh="邻居：被评价产品的评价者经验（撰写时 ln(1 + 作者此前各天的评价数)）的平均。",
+        template_en="the places it reviewed were reviewed by people with {value:.2f} log-units of experience",
+        template_zh="其评价店铺的评价者经验为 {value:.2f}（对数）",
+        direction=0,
+        direction_reason="seasoned reviewers crowd popular places; campaigns bring fresh accounts",
         tables=("reviews",),
         zero_fill=False,
     ),

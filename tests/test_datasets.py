@@ -146,6 +146,11 @@ def test_product_context_is_what_was_known_at_the_decision_moment(tmp_path: Path
     np.testing.assert_allclose(end[PRODUCT_CONTEXT].to_numpy(float), [3.0, 3.0, (2 / 3 + 7 / 3) / 2, 1 / 3], rtol=1e-8)
     # On 2010-02-06 each product had only u203's review: its own rating is the consensus.
     np.testing.assert_allclose(last[PRODUCT_CONTEXT].to_numpy(float), [4.5, 1.0, 0.0, 1.0], rtol=1e-8)
+    # Neighbours: on p0 every review came on its author's first day; on p1 u203's own came on its
+    # second (after p0), the other two on their authors' first.
+    neighbours = ["product_first_timer_share_mean", "product_first_timer_share_max", "product_reviewer_history_mean"]
+    np.testing.assert_allclose(end[neighbours].to_numpy(float), [5 / 6, 1.0, np.log(2) / 6], rtol=1e-8)
+    np.testing.assert_allclose(last[neighbours].to_numpy(float), [0.5, 1.0, np.log(2) / 2], rtol=1e-8)
     # The account-only figures do not depend on when the label was decided.
     assert end["rating_mean"] == last["rating_mean"] == 4.5
     assert end["review_span_days"] == last["review_span_days"] == 224
