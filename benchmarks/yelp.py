@@ -170,11 +170,13 @@ def protocol_cv(data: pd.DataFrame, feats: list[Feature], cfg: TrainConfig, simp
     return oof
 
 
-def at_snapshot(ds: Dataset, accounts: pd.Index | pd.Series, moment: pd.Timestamp) -> pd.DataFrame:
-    """The accounts' features as of ``moment``: the rows a model trained or scored then would see,
-    computed by the registry's code path for training rows (``features_at``)."""
+def at_snapshot(ds: Dataset, accounts: pd.Index | pd.Series, moment: pd.Timestamp, label: pd.Series) -> pd.DataFrame:
+    """The accounts' features as of ``moment`` with their ``label`` (by account_id): the rows a model
+    trained or scored then would see, by the registry's code path for training rows (``features_at``,
+    which returns its rows in its own order, hence labels matched by id)."""
     rows = pd.DataFrame({"account_id": np.asarray(accounts, dtype=object), "decided_at": moment})
-    return features_at(ds, rows.assign(risk="review_spam"))
+    out = features_at(ds, rows.assign(risk="review_spam"))
+    return out.assign(label=label.reindex(out["account_id"]).to_numpy())
 
 
 def protocol_time(
@@ -192,8 +194,7 @@ def protocol_time(
     for f in folds:
         start, end = pd.Timestamp(f.starts), pd.Timestamp(f.ends)
         train_ids, test_ids = rows["account_id"].iloc[f.train], rows["account_id"].iloc[f.test]
-        train = at_snapshot(ds, train_ids, start).assign(label=label.reindex(train_ids).to_numpy())
-        test = at_snapshot(ds, test_ids, end).assign(label=label.reindex(test_ids).to_numpy())
+        train, test = at_snapshot(ds, train_ids, start, label), at_snapshot(ds, test_ids, end, label)
         rg, logistic = reviewguard_fit_score(train, test, feats, cfg)
         out = test[["account_id", "label"]].assign(fold=f.index, reviewguard=rg, logistic=logistic)
         x_train = simple_features(yelp, start).reindex(train["account_id"])
@@ -213,7 +214,7 @@ def protocol_new(
     label = data.set_index("account_id")["label"]
     train_ids = data.loc[data["account_id"].isin(before), "account_id"]
     # Training rows as of T (what a model trained then saw); judged rows at the end of the data.
-    train = at_snapshot(ds, train_ids, cut).assign(label=label.reindex(train_ids).to_numpy())
+    train = at_snapshot(ds, train_ids, cut, label)
     test = data[data["account_id"].isin(after)].reset_index(drop=True)
     rg, logistic = reviewguard_fit_score(train, test, feats, cfg)
     out = test[["account_id", "label"]].assign(reviewguard=rg, logistic=logistic)
