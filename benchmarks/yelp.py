@@ -27,7 +27,8 @@ Methods:
   each protocol's snapshot, through the registry's own code path
   (``features_at``), and reviewguard's learner (trees chosen on a stratified
   fifth of the training rows); ``logistic``: logistic regression on the same
-  features;
+  features; ``registry_plain``: the same features on the script's plain
+  LightGBM (the learner's effect, apart from the features');
 - ``simple``: benchmarks/yelp_baseline.py, 12 hand-made user features and a
   plain LightGBM, at the same snapshots: the whole file in ``cv`` (as the
   issue's script), the reviews before each snapshot in ``time`` and ``new``;
@@ -162,12 +163,20 @@ def protocol_cv(data: pd.DataFrame, feats: list[Feature], cfg: TrainConfig, simp
         seed=cfg.seed,
     ).rename(columns={"lightgbm": "reviewguard"})
     x = simple_all.reindex(oof["account_id"])
+    x_rg = registry_columns(data.set_index("account_id").reindex(oof["account_id"]), feats)
     y = oof["label"].to_numpy()
-    oof["simple"] = np.nan
+    oof["simple"] = oof["registry_plain"] = np.nan
     for k in sorted(oof["fold"].unique()):
         test = (oof["fold"] == k).to_numpy()
         oof.loc[test, "simple"] = yelp_baseline.fit_score(x[~test], y[~test], x[test], seed=SEED)
+        oof.loc[test, "registry_plain"] = yelp_baseline.fit_score(x_rg[~test], y[~test], x_rg[test], seed=SEED)
     return oof
+
+
+def registry_columns(frame: pd.DataFrame, feats: list[Feature]) -> pd.DataFrame:
+    """reviewguard's feature columns as floats (nulls as NaN), for the script's learner."""
+    names = [f.name for f in feats]
+    return pd.DataFrame(frame[names].to_numpy(dtype=np.float64, na_value=np.nan), columns=names)
 
 
 def at_snapshot(ds: Dataset, accounts: pd.Index | pd.Series, moment: pd.Timestamp, label: pd.Series) -> pd.DataFrame:
@@ -200,6 +209,9 @@ def protocol_time(
         x_train = simple_features(yelp, start).reindex(train["account_id"])
         x_test = simple_features(yelp, end).reindex(test["account_id"])
         out["simple"] = yelp_baseline.fit_score(x_train, train["label"].to_numpy(), x_test, seed=SEED)
+        out["registry_plain"] = yelp_baseline.fit_score(
+            registry_columns(train, feats), train["label"].to_numpy(), registry_columns(test, feats), seed=SEED
+        )
         parts.append(out)
         info.append(
             {"fold": f.index, "from": str(start), "to": str(end), "train_rows": len(train), "test_rows": len(test)}
@@ -221,6 +233,9 @@ def protocol_new(
     x_train = simple_features(yelp, cut).reindex(train["account_id"])
     x_test = simple_features(yelp).reindex(test["account_id"])
     out["simple"] = yelp_baseline.fit_score(x_train, train["label"].to_numpy(), x_test, seed=SEED)
+    out["registry_plain"] = yelp_baseline.fit_score(
+        registry_columns(train, feats), train["label"].to_numpy(), registry_columns(test, feats), seed=SEED
+    )
     info = {
         "cut": str(cut.date()),
         "train_accounts": len(train),
@@ -232,7 +247,7 @@ def protocol_new(
     return out, info
 
 
-METHODS = ("reviewguard", "logistic", "simple", "speagle", "speagle_priors")
+METHODS = ("reviewguard", "logistic", "registry_plain", "simple", "speagle", "speagle_priors")
 
 
 def run_dataset(name: str, path: Path, work: Path) -> dict[str, Any]:
@@ -291,6 +306,7 @@ def run_dataset(name: str, path: Path, work: Path) -> dict[str, Any]:
 LABELS = {
     "reviewguard": "reviewguard LightGBM",
     "logistic": "logistic regression (reviewguard's features)",
+    "registry_plain": "reviewguard's features, the script's plain LightGBM",
     "simple": "simple script (benchmarks/yelp_baseline.py)",
     "speagle": "SpEagle (UGFraud BP, authors' metadata priors)",
     "speagle_priors": "SpEagle priors alone",
