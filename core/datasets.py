@@ -5,8 +5,24 @@ one review per line, ``user_id product_id rating label date``, label -1 when
 Yelp's filter marked the review as spam. The adapter writes ``accounts``
 (created at the user's first review), ``reviews`` (merchant = product) and
 ``labels`` for the risk ``review_spam`` at account level: 1 when any of the
-account's reviews was filtered, decided the day after the account's last
-review. The ids in these files are assigned in file order and the file is
+account's reviews was filtered.
+
+When was the label decided? Yelp's filter decisions in these files were
+observed once, when the data was collected, not as each review was written, so
+by default (``decided_at="end_of_data"``) every label is decided at the
+collection moment: the day after the file's last review, or ``collected_on``
+when it is known. Features are then computed at that moment, which is also the
+moment a model scores accounts, so training and scoring see the product context
+(popularity, consensus, rank) the same way. ``decided_at="last_review"`` dates
+each label the day after the account's own last review, as the adapter did
+before: it gives the training pipeline's time backtest spread decision times,
+but computes features at a moment at which the label did not exist yet, and
+costs 0.03 AUC in cross-validation (docs/benchmarks.md). One decision moment
+for every label leaves the pipeline's rolling-origin backtest nothing to
+order: train on a ``last_review`` dataset, or judge by cross-validation or by
+snapshots (benchmarks/yelp.py).
+
+The ids in these files are assigned in file order and the file is
 grouped by product and label, so an id carries information about the label:
 no id ever becomes a feature (tests/test_datasets.py relabels every id and
 checks that no feature changes), and review ids are drawn from a seeded
@@ -15,7 +31,9 @@ permutation rather than line numbers.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -24,6 +42,9 @@ import pyarrow as pa
 from reviewguard.errors import ContractError
 
 YELP_COLUMNS = ["user_id", "product_id", "rating", "label", "date"]
+# When a Yelp label counts as decided (see the module's docstring).
+DecidedAt = Literal["end_of_data", "last_review"]
+DECIDED_AT: tuple[str, ...] = get_args(DecidedAt)
 
 
 def read_yelp_metadata(path: str | Path) -> pd.DataFrame:
@@ -68,9 +89,27 @@ def parse_yelp_metadata(frame: pd.DataFrame, source: str = "yelp") -> pd.DataFra
     return out
 
 
-def yelp_to_contract(reviews: pd.DataFrame, *, seed: int = 0) -> dict[str, pa.Table]:
-    """Contract tables for parsed Yelp metadata (see ``parse_yelp_metadata``)."""
+def yelp_to_contract(
+    reviews: pd.DataFrame,
+    *,
+    seed: int = 0,
+    decided_at: DecidedAt = "end_of_data",
+    collected_on: date | None = None,
+) -> dict[str, pa.Table]:
+    """Contract tables for parsed Yelp metadata (see ``parse_yelp_metadata``).
+
+    ``decided_at``: ``end_of_data`` dates every label at the collection moment
+    (midnight UTC starting ``collected_on``, by default the day after the last
+    review); ``last_review`` the day after each account's last review.
+    """
+    if decided_at not in DECIDED_AT:
+        raise ContractError(f"decided_at must be one of {list(DECIDED_AT)}, not {decided_at!r}")
     r = reviews.reset_index(drop=True)
+    last_day = r["date"].max()
+    if collected_on is not None and pd.Timestamp(collected_on) <= last_day:
+        # A label decided before one of the account's reviews would make that review's
+        # features look into the label's future; the collection is after every review.
+        raise ContractError(f"collected_on {collected_on} is not after the last review ({last_day.date()})")
     created = r["date"].dt.tz_localize("UTC")
     review_id = np.random.default_rng(seed).permutation(len(r))
     ts = pa.timestamp("ms", tz="UTC")
@@ -102,12 +141,17 @@ def yelp_to_contract(reviews: pd.DataFrame, *, seed: int = 0) -> dict[str, pa.Ta
             "phone_verified": pa.nulls(len(per_user), pa.bool_()),
         }
     )
+    if decided_at == "last_review":
+        decision = per_user["last"] + pd.Timedelta(days=1)
+    else:
+        collected = pd.Timestamp(collected_on) if collected_on is not None else last_day + pd.Timedelta(days=1)
+        decision = pd.Series(collected.tz_localize("UTC"), index=per_user.index)
     labels = pa.table(
         {
             "account_id": pa.array("u" + per_user.index.astype(str)),
             "risk": pa.array(["review_spam"] * len(per_user)),
             "label": pa.array(per_user["spam"].astype("int64")),
-            "decided_at": pa.array(per_user["last"] + pd.Timedelta(days=1), type=ts),
+            "decided_at": pa.array(decision, type=ts),
             "source": pa.array(["yelp_filter"] * len(per_user)),
         }
     )

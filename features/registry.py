@@ -18,7 +18,7 @@ from reviewguard.features.spec import CONTEXT_FAMILIES, EVIDENCE_FAMILIES, Featu
 # Bump when a model feature is added, removed, or its definition changes: a model
 # records the version it was trained on and refuses features of another. Policy
 # inputs (``in_model`` false) are not model features: adding them changes no model.
-FEATURE_SET_VERSION = "1.1.0"
+FEATURE_SET_VERSION = "1.2.0"
 
 # The name the rest of reviewguard used for the evidence families.
 FAMILIES = EVIDENCE_FAMILIES

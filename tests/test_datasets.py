@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,12 @@ import pytest
 
 from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
 from reviewguard.engine import connect
-from reviewguard.errors import ContractError
-from reviewguard.features import features_for
+from reviewguard.errors import ContractError, TrainingDataError
+from reviewguard.features import build_features, cutoffs_at, features_for
 from reviewguard.reader import open_dataset
 from reviewguard.training.config import load_config
 from reviewguard.training.labels import features_at_labels, label_table
+from reviewguard.training.pipeline import train_models
 
 LINES = """201 0 5.0 1 2011-06-08
 202 0 1.0 -1 2011-08-30
@@ -40,7 +42,8 @@ def write(tables: dict, folder: Path) -> Path:  # type: ignore[type-arg]
 
 
 def test_adapter_writes_the_contract_with_account_level_labels(tmp_path: Path) -> None:
-    ds = open_dataset(connect(), write(yelp_to_contract(parsed()), tmp_path / "d"), risks=("review_spam",))
+    tables = yelp_to_contract(parsed(), decided_at="last_review")
+    ds = open_dataset(connect(), write(tables, tmp_path / "d"), risks=("review_spam",))
     assert ds.report.ok
     lab = ds.tables["labels"].to_pandas().set_index("account_id")
     assert lab["label"].to_dict() == {"u201": 0, "u202": 1, "u203": 0, "u204": 1}
@@ -98,3 +101,88 @@ def test_no_id_ever_becomes_a_feature(tmp_path: Path) -> None:
     assert (a.account_id == b.account_id).all()
     pd.testing.assert_frame_equal(a[names], b[names], check_exact=True)
     assert a[names].notna().any().all()
+
+
+def test_labels_are_decided_at_collection_unless_asked_for_the_last_review(tmp_path: Path) -> None:
+    """Yelp's filter was observed when the file was collected: by default every label is decided
+    then (the day after the file's last review, or the collection date given)."""
+    at_end = yelp_to_contract(parsed())["labels"].to_pandas()
+    assert (at_end["decided_at"] == pd.Timestamp("2012-01-02", tz="UTC")).all()
+    given = yelp_to_contract(parsed(), collected_on=date(2013, 5, 1))["labels"].to_pandas()
+    assert (given["decided_at"] == pd.Timestamp("2013-05-01", tz="UTC")).all()
+    per_account = yelp_to_contract(parsed(), decided_at="last_review")["labels"].to_pandas().set_index("account_id")
+    assert per_account["decided_at"].dt.strftime("%Y-%m-%d").to_dict() == {
+        "u201": "2011-06-09",
+        "u202": "2011-08-31",
+        "u203": "2010-02-06",
+        "u204": "2012-01-02",
+    }
+    with pytest.raises(ContractError, match="not after the last review"):
+        yelp_to_contract(parsed(), collected_on=date(2012, 1, 1))
+    with pytest.raises(ContractError, match="decided_at must be one of"):
+        yelp_to_contract(parsed(), decided_at="first_review")  # type: ignore[arg-type]
+
+
+PRODUCT_CONTEXT = [
+    "reviewed_product_rating_mean",
+    "reviewed_product_popularity_at_as_of",
+    "rating_deviation_at_as_of",
+    "earliest_review_rank_share",
+]
+
+
+def test_product_context_is_what_was_known_at_the_decision_moment(tmp_path: Path) -> None:
+    """u203 reviewed p0 (4 stars, 2009) and p1 (5 stars, 2010); each product later got two more
+    reviews (p0: 5 and 1 stars, p1: 1 and 2). Decided at collection, the product context is each
+    product's whole history; decided at its last review, only what existed then."""
+    frames = {}
+    for when in ("end_of_data", "last_review"):
+        ds = open_dataset(
+            connect(), write(yelp_to_contract(parsed(), decided_at=when), tmp_path / when), risks=("review_spam",)
+        )
+        frames[when] = features_at_labels(ds, label_table(ds)).set_index("account_id")
+    end, last = frames["end_of_data"].loc["u203"], frames["last_review"].loc["u203"]
+    # p0: 4, 5, 1 -> mean 10/3; p1: 5, 1, 2 -> mean 8/3; u203 was first on both.
+    np.testing.assert_allclose(end[PRODUCT_CONTEXT].to_numpy(float), [3.0, 3.0, (2 / 3 + 7 / 3) / 2, 1 / 3], rtol=1e-8)
+    # On 2010-02-06 each product had only u203's review: its own rating is the consensus.
+    np.testing.assert_allclose(last[PRODUCT_CONTEXT].to_numpy(float), [4.5, 1.0, 0.0, 1.0], rtol=1e-8)
+    # Neighbours: on p0 every review came on its author's first day; on p1 u203's own came on its
+    # second (after p0), the other two on their authors' first.
+    neighbours = ["product_first_timer_share_mean", "product_first_timer_share_max", "product_reviewer_history_mean"]
+    np.testing.assert_allclose(end[neighbours].to_numpy(float), [5 / 6, 1.0, np.log(2) / 6], rtol=1e-8)
+    np.testing.assert_allclose(last[neighbours].to_numpy(float), [0.5, 1.0, np.log(2) / 2], rtol=1e-8)
+    # The account-only figures do not depend on when the label was decided.
+    assert end["rating_mean"] == last["rating_mean"] == 4.5
+    assert end["review_span_days"] == last["review_span_days"] == 224
+
+
+def test_training_rows_are_the_features_scoring_computes_at_the_same_moment(tmp_path: Path) -> None:
+    """Labels decided at collection: the training rows equal a batch scoring run at that moment
+    (one code path), and a review written after it changes neither."""
+    later = LINES + "205 0 1.0 1 2012-03-01\n"
+    ds = open_dataset(connect(), write(yelp_to_contract(parsed()), tmp_path / "d"), risks=("review_spam",))
+    names = [f.name for f in features_for("review_spam", load_config("yelp").risk_features)]
+    train = features_at_labels(ds, label_table(ds)).set_index("account_id")[names].sort_index()
+    moment = pd.Timestamp("2012-01-02").to_pydatetime()
+    for frame, folder in ((parsed(), "same"), (parsed(later), "later")):
+        scored_ds = open_dataset(connect(), write(yelp_to_contract(frame), tmp_path / folder), risks=("review_spam",))
+        scored = build_features(scored_ds, cutoffs_at(scored_ds, moment)).to_pandas()
+        scored = scored.set_index("account_id")[names].sort_index()
+        pd.testing.assert_frame_equal(train, scored, check_exact=True)
+
+
+def test_training_on_labels_decided_at_one_moment_says_why_it_cannot_backtest(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 800, n).astype(str),
+            "product_id": rng.integers(0, 30, n).astype(str),
+            "rating": rng.integers(1, 6, n).astype(float),
+            "label": rng.choice([-1, 1], n, p=[0.3, 0.7]),
+            "date": pd.Timestamp("2011-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+        }
+    ).drop_duplicates(["user_id", "product_id"])
+    ds = open_dataset(connect(), write(yelp_to_contract(frame), tmp_path / "d"), risks=("review_spam",))
+    with pytest.raises(TrainingDataError, match="decided at one moment"):
+        train_models(ds, load_config("yelp"))

@@ -1,4 +1,4 @@
-"""Real data guard: account-level ROC-AUC on YelpChi must not fall below what we reached, minus 0.02.
+"""Real data guard: account-level ROC-AUC on YelpChi must not fall below what we reached, less a margin.
 
 The Yelp files are not in the repository. ``REVIEWGUARD_YELP_DIR`` names the
 folder holding ``YelpChi_metadata.gz`` (default: ``../shared/data/yelp`` beside
@@ -28,9 +28,14 @@ from reviewguard.training.labels import features_at_labels, label_table
 REPO = Path(__file__).resolve().parents[1]
 YELP_DIR = Path(os.environ.get("REVIEWGUARD_YELP_DIR") or REPO.parent / "shared" / "data" / "yelp")
 YELPCHI = YELP_DIR / "YelpChi_metadata.gz"
-# Stratified 5-fold CV, seed 7, measured with benchmarks/yelp.py (docs/benchmarks.md).
-REACHED_AUC = 0.682  # LightGBM 0.6824, logistic regression 0.6775 (2026-11-22)
-FLOOR = REACHED_AUC - 0.02
+# Stratified 5-fold CV, seed 7, labels decided at collection (the adapter's default), feature set
+# 1.2.0, measured with benchmarks/yelp.py (docs/benchmarks.md): pooled out-of-fold AUC 0.7088,
+# folds 0.698-0.716, standard deviation over folds 0.007 (2026-11-23).
+REACHED_AUC = 0.709
+# Two fold standard deviations, rounded up: the run is seeded, so the margin is for changes that
+# move the ranking by less than one fold's noise; it is above the 0.682 reached with labels decided
+# at each account's last review (feature set 1.1.0), so going back to that fails.
+FLOOR = REACHED_AUC - 0.015
 
 
 @pytest.mark.slow

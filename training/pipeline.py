@@ -154,6 +154,14 @@ def _train_risk(
     if not bt.folds:
         from reviewguard.errors import TrainingDataError
 
+        if rows["decided_at"].nunique() == 1:
+            # Labels observed at one collection (Yelp's default, reviewguard.datasets): a time
+            # backtest has no earlier labels to train on, whatever the number of folds.
+            raise TrainingDataError(
+                f"risk {risk}: every label was decided at one moment ({rows['decided_at'].iloc[0]}), so a "
+                "time backtest has nothing earlier to train on; judge such labels by cross-validation, or "
+                "date them apart (Yelp: reviewguard datasets yelp --decided-at last_review)"
+            )
         raise TrainingDataError(
             f"risk {risk}: no backtest fold has labels of both classes to train on and to judge "
             f"({int(y.sum())} positives); add labels or lower backtest.folds"

@@ -211,15 +211,42 @@ app.add_typer(datasets_app, name="datasets")
 def datasets_yelp(
     input_file: Annotated[Path, typer.Option("--input", help="YelpChi/YelpNYC metadata file (.gz or text).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Dataset folder to write.")],
+    decided_at: Annotated[
+        str,
+        typer.Option(
+            "--decided-at",
+            help="When a label counts as decided: end_of_data (Yelp's filter was observed when the data was "
+            "collected; every label at that moment) or last_review (the day after each account's last review).",
+        ),
+    ] = "end_of_data",
+    collected_on: Annotated[
+        str | None,
+        typer.Option("--collected-on", help="With end_of_data: the collection date (YYYY-MM-DD), after every review."),
+    ] = None,
 ) -> None:
     """Yelp filtered-review metadata -> accounts, reviews and labels (risk review_spam).
 
-    Train on it with `reviewguard train --data DIR --config yelp`.
+    With --decided-at last_review, train on it with `reviewguard train --data DIR --config yelp`
+    (its time backtest needs decision times that differ); with end_of_data every label is decided
+    at one moment, the moment the filter was observed, and models are judged by cross-validation.
     """
-    from reviewguard.datasets import read_yelp_metadata, yelp_to_contract
+    from datetime import date
+
+    from reviewguard.datasets import DECIDED_AT, read_yelp_metadata, yelp_to_contract
+    from reviewguard.errors import ContractError
     from reviewguard.files import write_parquet_atomic
 
-    tables = yelp_to_contract(read_yelp_metadata(input_file))
+    if decided_at not in DECIDED_AT:
+        raise ContractError(f"--decided-at must be one of {', '.join(DECIDED_AT)}, not {decided_at!r}")
+    try:
+        collected = date.fromisoformat(collected_on) if collected_on is not None else None
+    except ValueError as exc:
+        raise ContractError(f"--collected-on {collected_on!r} is not a YYYY-MM-DD date") from exc
+    tables = yelp_to_contract(
+        read_yelp_metadata(input_file),
+        decided_at=decided_at,  # checked against DECIDED_AT above
+        collected_on=collected,
+    )
     for name, table in tables.items():
         write_parquet_atomic(table, out_dir / f"{name}.parquet")
     counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in tables.items())
