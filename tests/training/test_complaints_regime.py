@@ -117,5 +117,11 @@ def test_the_model_beats_the_platform_rules_and_is_calibrated(complaints_run) ->
         for name, b in rules.items():
             if b["outcome"] == "n/a":  # the rule flags nobody among the judged labels: no operating point
                 continue
-            assert b["our_recall"] >= b["baseline_recall"], (complaints_run.seed, complaints_run.difficulty, risk, name, b)
+            assert b["our_recall"] >= b["baseline_recall"], (
+                complaints_run.seed,
+                complaints_run.difficulty,
+                risk,
+                name,
+                b,
+            )
         assert r.metrics["expected_calibration_error"] < 0.1, (complaints_run.seed, risk, r.metrics)
