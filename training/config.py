@@ -10,6 +10,7 @@ import copy
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,14 @@ def _check(cfg: TrainConfig) -> None:
         for a in acts:
             if not 0 < a.max_share <= 1:
                 raise ConfigError(f"policy.{risk}.{a.name}: max_share must be in (0, 1]")
+        for lighter, heavier in pairwise(acts):
+            # A budget counts every account at or above the action's threshold, heavier actions
+            # included: a heavier action allowed as many accounts can take all of the lighter one's
+            # and leave it no band, so the ladder skips its milder rung (the 200k reference run:
+            # suspension_review at 0.1995% of 0.2%, restrict_liking disabled). 1 means no budget.
+            if heavier.max_share >= lighter.max_share and lighter.max_share < 1:
+                raise ConfigError(
+                    f"policy.{risk}.{heavier.name}: max_share {heavier.max_share:g} must be below the lighter "
+                    f"{lighter.name}'s {lighter.max_share:g} (a budget counts every account at or above the "
+                    "action's threshold, so an equal budget lets the heavier action leave the lighter one none)"
+                )

@@ -126,3 +126,55 @@ def test_no_judged_rows_disables_every_action_instead_of_crashing() -> None:
     empty = np.empty(0)
     policy = fit_risk_policy("r", empty, empty, empty, SPECS, population_scores=np.zeros(10), confidence=0.95)
     assert all(a.threshold is None for a in policy.actions)
+
+
+def _human_ladder(heavy_share: float) -> tuple[ActionSpec, ...]:
+    return (
+        *SPECS[:2],
+        ActionSpec("restrict", 0.9, True, "", 0.002, True),
+        ActionSpec("suspend", 0.97, True, "", heavy_share, True),
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_heavier_budget_below_the_lighter_one_leaves_the_milder_human_rung_a_band(seed: int) -> None:
+    """Budgets count every account at or above a threshold. With equal budgets the heaviest action,
+    fitted first, takes the lighter one's whole budget and the ladder skips its milder rung (the 200k
+    reference run's fake-engagement ladder); with the heavier budget below the lighter one, as the
+    configuration now requires, both rungs get a band and the heavy one stays the rarer."""
+    rng = np.random.default_rng(seed)
+    # A clean abusive mode larger than the human budgets: both could fill theirs with precision to spare.
+    margin = np.r_[rng.normal(0, 2, 4000), rng.normal(8, 1, 1500)]
+    y = (margin > 5).astype(int)
+    w = np.ones(len(y))
+    population = np.r_[rng.normal(0, 2, 100_000), rng.normal(8, 1, 1500)]
+    equal = fit_risk_policy("r", y, margin, w, _human_ladder(0.002), population_scores=population, confidence=0.95)
+    assert equal.action("suspend").threshold is not None and equal.action("restrict").threshold is None, equal
+    graded = fit_risk_policy("r", y, margin, w, _human_ladder(0.001), population_scores=population, confidence=0.95)
+    restrict, suspend = graded.action("restrict"), graded.action("suspend")
+    assert restrict.threshold is not None and suspend.threshold is not None, graded
+    assert restrict.threshold < suspend.threshold
+    assert suspend.population_share is not None and restrict.population_share is not None
+    assert suspend.population_share <= 0.001 < restrict.population_share <= 0.002
+
+
+def test_the_config_refuses_a_heavier_action_with_the_budget_of_a_lighter_one() -> None:
+    from reviewguard.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"policy\.fake_engagement\.suspension_review: max_share 0\.002 must be below"
+    ):
+        load_config(overrides={"policy": {"fake_engagement": _actions_with_suspension_share(0.002)}})
+    # The defaults hold the rule: each heavier action's budget is below the lighter one's.
+    for risk, acts in load_config().policy.actions.items():
+        shares = [a.max_share for a in acts]
+        assert shares == sorted(shares, reverse=True) and len(set(shares)) == len(shares), (risk, shares)
+
+
+def _actions_with_suspension_share(share: float) -> list[dict[str, object]]:
+    import tomllib
+    from importlib.resources import files
+
+    cfg = tomllib.loads(files("reviewguard").joinpath("defaults/train.toml").read_text())
+    acts = cfg["policy"]["fake_engagement"]
+    return [{**a, "max_share": share} if a["name"] == "suspension_review" else a for a in acts]
