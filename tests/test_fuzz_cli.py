@@ -335,6 +335,11 @@ def test_truncated_and_garbage_yelp_files(tmp_path: Path) -> None:
     ragged.write_text("1 2 3.0 1 2011-01-01\n1 2 3.0 1 2011-01-01 extra\n")
     for f in (cut, bad, ragged):
         assert_clean_failure(*run_cli(["datasets", "yelp", "--input", str(f), "--out", str(tmp_path / "o")]), f.name)
+    # A collection date with labels dated by each account's last review would be ignored: refused.
+    args = ["datasets", "yelp", "--input", str(whole), "--out", str(tmp_path / "o2"), "--decided-at", "last_review"]
+    code, output = run_cli([*args, "--collected-on", "2013-01-01"])
+    assert_clean_failure(code, output, "--collected-on dates labels decided at the end of the data")
+    assert not (tmp_path / "o2").exists()
 
 
 def test_broken_config_and_a_file_for_a_folder(small_platform: Path, tmp_path: Path) -> None:

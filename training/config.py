@@ -175,7 +175,7 @@ def parse_config(raw: dict[str, Any]) -> TrainConfig:
             top_k_reasons=int(pol["top_k_reasons"]),
             max_single_feature_share=float(pol["max_single_feature_share"]),
             confidence=float(pol["confidence"]),
-            actions={risk: tuple(_action(a) for a in acts) for risk, acts in pol.items() if isinstance(acts, list)},
+            actions={risk: _actions(risk, acts) for risk, acts in pol.items() if risk not in _POLICY_SCALARS},
         )
         baselines = {
             risk: tuple(RuleBaseline(str(b["name"]), str(b["feature"]), float(b["min"])) for b in rules)
@@ -199,6 +199,46 @@ def parse_config(raw: dict[str, Any]) -> TrainConfig:
         raise ConfigError(f"configuration has a value of the wrong type: {exc}") from exc
     _check(cfg)
     return cfg
+
+
+# The [policy] keys that are settings; every other key is a risk's ladder.
+_POLICY_SCALARS = frozenset({"min_families_for_human", "top_k_reasons", "max_single_feature_share", "confidence"})
+_ACTION_KEYS = frozenset(
+    {
+        "name",
+        "target_precision",
+        "requires_human",
+        "description",
+        "max_share",
+        "requires_prior_remedy",
+        "min_probability",
+    }
+)
+
+
+def _actions(risk: str, acts: Any) -> tuple[ActionSpec, ...]:
+    """A risk's ladder, each action's mistakes named: a ladder that is not a list of actions, a key
+    an action lacks or does not know (a typo would silently leave a default in force), a repeated
+    name (the fitted policy is keyed by name: one of the two would be lost)."""
+    if not isinstance(acts, list) or not acts or not all(isinstance(a, dict) for a in acts):
+        raise ConfigError(f"policy.{risk}: must be a non-empty list of actions ([[policy.{risk}]] tables)")
+    out = []
+    for k, a in enumerate(acts):
+        where = f"policy.{risk}.{a.get('name', f'action {k + 1}')}"
+        unknown = sorted(set(a) - _ACTION_KEYS)
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys {unknown}; known: {sorted(_ACTION_KEYS)}")
+        try:
+            out.append(_action(a))
+        except KeyError as exc:
+            raise ConfigError(f"{where}: lacks {exc.args[0]!r}") from exc
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: a value of the wrong type: {exc}") from exc
+    names = [a.name for a in out]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"policy.{risk}: action names must be unique; repeated: {', '.join(repeated)}")
+    return tuple(out)
 
 
 def _action(a: dict[str, Any]) -> ActionSpec:

@@ -238,6 +238,11 @@ def datasets_yelp(
 
     if decided_at not in DECIDED_AT:
         raise ContractError(f"--decided-at must be one of {', '.join(DECIDED_AT)}, not {decided_at!r}")
+    if collected_on is not None and decided_at != "end_of_data":
+        # Each label is dated by its account's last review then: a collection date would be ignored.
+        raise ContractError(
+            "--collected-on dates labels decided at the end of the data: use it with --decided-at end_of_data"
+        )
     try:
         collected = date.fromisoformat(collected_on) if collected_on is not None else None
     except ValueError as exc:

@@ -178,3 +178,42 @@ def _actions_with_suspension_share(share: float) -> list[dict[str, object]]:
     cfg = tomllib.loads(files("reviewguard").joinpath("defaults/train.toml").read_text())
     acts = cfg["policy"]["fake_engagement"]
     return [{**a, "max_share": share} if a["name"] == "suspension_review" else a for a in acts]
+
+
+@pytest.mark.parametrize(
+    ("ladder", "message"),
+    [
+        ([], r"policy\.fake_engagement: must be a non-empty list of actions"),
+        ("none", r"policy\.fake_engagement: must be a non-empty list of actions"),
+        (
+            [{"name": "monitor", "target_precision": 0.5, "requires_human": False}],
+            r"policy\.fake_engagement\.monitor: lacks 'max_share'",
+        ),
+        (
+            [
+                {
+                    "name": "monitor",
+                    "target_precision": 0.5,
+                    "requires_human": False,
+                    "max_share": 0.05,
+                    "min_probabilty": 0,
+                }
+            ],
+            r"policy\.fake_engagement\.monitor: unknown keys \['min_probabilty'\]",
+        ),
+        (
+            [
+                {"name": "monitor", "target_precision": 0.5, "requires_human": False, "max_share": 0.05},
+                {"name": "monitor", "target_precision": 0.8, "requires_human": False, "max_share": 0.01},
+            ],
+            r"policy\.fake_engagement: action names must be unique; repeated: monitor",
+        ),
+    ],
+)
+def test_a_ladder_that_would_lose_or_ignore_an_action_is_refused_naming_it(ladder: object, message: str) -> None:
+    """Found by a hostile user: a repeated name lost one action in the fitted policy, a typo left a
+    default in force, and an empty ladder failed only after the other risk had trained."""
+    from reviewguard.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides={"policy": {"fake_engagement": ladder}})
