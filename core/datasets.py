@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from reviewguard.contract import YELP_RISK
 from reviewguard.errors import ContractError
 
 YELP_COLUMNS = ["user_id", "product_id", "rating", "label", "date"]
@@ -149,7 +150,7 @@ def yelp_to_contract(
     labels = pa.table(
         {
             "account_id": pa.array("u" + per_user.index.astype(str)),
-            "risk": pa.array(["review_spam"] * len(per_user)),
+            "risk": pa.array([YELP_RISK] * len(per_user)),
             "label": pa.array(per_user["spam"].astype("int64")),
             "decided_at": pa.array(decision, type=ts),
             "source": pa.array(["yelp_filter"] * len(per_user)),

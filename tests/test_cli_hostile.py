@@ -172,3 +172,29 @@ def test_an_unforeseen_error_is_one_line_and_exit_2_and_debug_shows_the_tracebac
     assert len(lines) == 1 and lines[0].startswith("error: unexpected RuntimeError: first line"), r.output
     r = runner.invoke(tiny, [], env={"REVIEWGUARD_DEBUG": "1"})
     assert isinstance(r.exception, RuntimeError)
+
+
+# ------------------------------------------------------------------ hostile-user check: the Yelp preset
+
+YELP_LINES = "201 0 5.0 1 2011-06-08\n202 0 1.0 -1 2011-08-30\n203 1 4.0 1 2010-02-05\n204 1 2.0 -1 2012-01-01\n"
+
+
+def test_yelp_labels_trained_without_the_preset_are_told_to_pass_config_yelp(tmp_path: Path) -> None:
+    """The refusal of risk review_spam said only "fix the rows or quarantine them": quarantining
+    would set aside every label, when the fix is the preset that declares the risk."""
+    (tmp_path / "y.txt").write_text(YELP_LINES)
+    data = tmp_path / "yelp-data"
+    code, output = cli(["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(data)])
+    assert code == 0, output
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    code, output = cli(["train", "--data", str(data)], env=env)
+    assert code == 1 and "Traceback" not in output, output
+    assert "column risk: must be one of extortion, fake_engagement (4 rows); found review_spam" in output
+    assert "train with --config yelp" in output
+    code, output = cli(["validate", str(data)])
+    assert code == 1 and "train with --config yelp" in output, output
+    # The hint's table holds: each preset it names declares the risk.
+    from reviewguard.contract import PRESET_RISKS
+    from reviewguard.training.config import load_config
+
+    assert all(risk in load_config(preset).risk_features for risk, preset in PRESET_RISKS.items())

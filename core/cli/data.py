@@ -82,6 +82,7 @@ def validate(
     Exit code 0: usable. 1: rows break rules (fix them or use --quarantine).
     2: a column-level problem (missing table or column, unconvertible type).
     """
+    from reviewguard.checks import preset_hints
     from reviewguard.errors import ContractError
     from reviewguard.reader import ValidationReport, load_dataset, write_quarantine
 
@@ -101,6 +102,8 @@ def validate(
         console.print("[bold red]unusable:[/] column-level problems above stop every run.")
         raise typer.Exit(2)
     if report.violations and quarantine is None:
+        for hint in preset_hints(report.violations):
+            out.print(hint, highlight=False, markup=False, soft_wrap=True)
         n = sum(t.bad_rows for t in report.tables.values())
         console.print(f"[bold red]{n:,} rows break the contract.[/] Fix them, or rerun with --quarantine DIR.")
         raise typer.Exit(1)
