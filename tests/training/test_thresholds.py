@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reviewguard.training.config import ActionSpec, load_config
+from reviewguard.training.config import PRESETS, ActionSpec, load_config
 from reviewguard.training.learner import best_rounds, fit_calibrator
 from reviewguard.training.thresholds import fit_risk_policy, precision_bounds
 from reviewguard.training.unlabelled import presumed_labels, sample_unlabelled
@@ -217,3 +217,15 @@ def test_a_ladder_that_would_lose_or_ignore_an_action_is_refused_naming_it(ladde
 
     with pytest.raises(ConfigError, match=message):
         load_config(overrides={"policy": {"fake_engagement": ladder}})
+
+
+@pytest.mark.parametrize("preset", [None, *PRESETS])
+def test_every_packaged_ladder_lets_monitoring_and_only_monitoring_below_the_probability_floor(
+    preset: str | None,
+) -> None:
+    """Found by a hostile user: the yelp preset's monitor lacked `min_probability = 0.0`, so watching
+    an account, which has no effect on it, was held to the 0.5 floor meant for remedies."""
+    for risk, acts in load_config(preset).policy.actions.items():
+        floors = {a.name: a.min_probability for a in acts}
+        assert floors.pop("monitor") == 0.0, (preset, risk)
+        assert set(floors.values()) == {0.5}, (preset, risk, floors)
