@@ -350,3 +350,15 @@ def test_broken_config_and_a_file_for_a_folder(small_platform: Path, tmp_path: P
         assert_clean_failure(*run_cli(args, env=env), name)
     code, output = run_cli(["validate", str(small_platform / "accounts.parquet")])
     assert_clean_failure(code, output, "accounts.parquet is a file, not a dataset folder")
+
+
+@pytest.mark.parametrize("value", ["20130101", "2013-W01-1", "2013-001", "2013-1-1", "2013-02-30", "２０１３-01-01"])
+def test_yelp_collected_on_is_an_iso_calendar_date_or_refused_naming_the_option(value: str, tmp_path: Path) -> None:
+    """Found by a hostile user: 20130101 and the week date 2013-W01-1 were read as dates."""
+    (tmp_path / "y.txt").write_text("1 2 3.0 1 2011-01-01\n")
+    args = ["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(tmp_path / "o")]
+    code, output = run_cli([*args, "--collected-on", value])
+    assert_clean_failure(code, output, f"--collected-on {value!r} is not an ISO calendar date YYYY-MM-DD")
+    assert not (tmp_path / "o").exists()
+    code, output = run_cli([*args, "--collected-on", "2013-01-01"])
+    assert code == 0, output
