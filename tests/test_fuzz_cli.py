@@ -362,3 +362,25 @@ def test_yelp_collected_on_is_an_iso_calendar_date_or_refused_naming_the_option(
     assert not (tmp_path / "o").exists()
     code, output = run_cli([*args, "--collected-on", "2013-01-01"])
     assert code == 0, output
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("9 1 3.0 1 9999-12-31", "line 2, column date: '9999-12-31' must not be after today"),
+        ("9 1 4.5 1 2011-01-01", "line 2, column rating: '4.5' must be a whole number of stars from 1 to 5"),
+        ("9 1 4.0 2011-01-01", "line 2: expected 5 fields (user_id product_id rating label date), found 4"),
+        ("9 1 4.0 1 2011-01-01 x", "line 2: expected 5 fields (user_id product_id rating label date), found 6"),
+    ],
+    ids=["far-date", "fractional-rating", "short-line", "long-line"],
+)
+def test_a_yelp_line_breaking_a_rule_is_refused_naming_file_line_and_rule(
+    line: str, message: str, tmp_path: Path
+) -> None:
+    """Found by a hostile user: a far date wrapped the labels' time to 1972, 4.5 stars became 4,
+    and a short line was blamed on the wrong column, with no line number."""
+    f = tmp_path / "y.txt"
+    f.write_text(f"1 2 3.0 1 2011-01-01\n{line}\n")
+    code, output = run_cli(["datasets", "yelp", "--input", str(f), "--out", str(tmp_path / "o")])
+    assert_clean_failure(code, output, f"y.txt: {message}")
+    assert not (tmp_path / "o").exists()
