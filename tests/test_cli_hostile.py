@@ -198,3 +198,32 @@ def test_yelp_labels_trained_without_the_preset_are_told_to_pass_config_yelp(tmp
     from reviewguard.training.config import load_config
 
     assert all(risk in load_config(preset).risk_features for risk, preset in PRESET_RISKS.items())
+
+
+def test_a_bare_preset_name_is_the_preset_and_a_path_is_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a hostile user: with a file `yelp` in the working directory, `--config yelp` used the
+    preset without a word (after reading the file for a UTF-8 check), and `--config ./yelp`, which
+    the option's Path type cut back to `yelp`, could not reach the file at all."""
+    (tmp_path / "y.txt").write_text(YELP_LINES)
+    assert cli(["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(tmp_path / "d")])[0] == 0
+    monkeypatch.chdir(tmp_path)
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    train = ["train", "--data", str(tmp_path / "d"), "--config"]
+    Path("yelp").write_bytes(b"\xff not a config [[[")
+    code, output = cli([*train, "yelp"], env=env)
+    # the preset (its min_positives is 20) reached the data, with a warning naming the file passed over
+    assert code == 1 and "a backtest needs at least 20 positives" in output, output
+    assert "--config yelp is the packaged preset yelp, not the file yelp in the working directory" in output
+    assert "--config ./yelp" in output
+    code, output = cli([*train, "./yelp"], env=env)
+    assert code == 1 and "error: ./yelp: not UTF-8 text" in output, output
+    Path("yelp").unlink()
+    Path("yelp").mkdir()  # a folder (a dataset called yelp, say) is never a config: no warning
+    code, output = cli([*train, "yelp"], env=env)
+    assert code == 1 and "at least 20 positives" in output and "warning" not in output, output
+    code, output = cli([*train, "./yelp"], env=env)
+    assert code == 1 and "config file ./yelp: is a folder, not a TOML file" in output, output
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "A bare preset name is always the preset" in " ".join(result.output.replace("│", " ").split())

@@ -111,7 +111,12 @@ def default_config_text() -> str:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults, then the file at ``path`` (or a packaged preset: ``yelp``), then ``overrides``."""
+    """Defaults, then ``path``, then ``overrides``.
+
+    ``path``: a str that is a preset's bare name (``"yelp"``) is that packaged
+    preset, even when a file of that name exists in the working directory;
+    any other str, and every ``Path``, is a TOML file (``"./yelp"`` is the file).
+    """
     raw = tomllib.loads(default_config_text())
     if path is not None:
         raw = _merge(raw, _read_user_config(path))
@@ -120,14 +125,28 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     return parse_config(raw)
 
 
+def is_preset(path: str | Path) -> bool:
+    """Whether ``path`` names a packaged preset: a str spelt as the bare name, never a ``Path``.
+
+    The spelling decides, not the working directory: a file that happens to be called ``yelp``
+    must not silently replace the preset, nor the preset a file someone meant (``./yelp``).
+    """
+    return isinstance(path, str) and path in PRESETS
+
+
 def _read_user_config(path: str | Path) -> dict[str, Any]:
     p = Path(path)
-    if str(path) in PRESETS:
+    if is_preset(path):
         text = resources.files("reviewguard").joinpath(f"defaults/{path}.toml").read_text(encoding="utf-8")
+    elif p.is_dir():
+        raise ConfigError(f"config file {path}: is a folder, not a TOML file")
     elif p.is_file():
-        text = p.read_text(encoding="utf-8")
+        try:
+            text = p.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     else:
-        raise ConfigError(f"config file {p} does not exist (packaged presets: {', '.join(PRESETS)})")
+        raise ConfigError(f"config file {path} does not exist (packaged presets: {', '.join(PRESETS)})")
     try:
         user = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
