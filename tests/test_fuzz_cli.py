@@ -384,3 +384,21 @@ def test_a_yelp_line_breaking_a_rule_is_refused_naming_file_line_and_rule(
     code, output = run_cli(["datasets", "yelp", "--input", str(f), "--out", str(tmp_path / "o")])
     assert_clean_failure(code, output, f"y.txt: {message}")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("toml", "names"),
+    [
+        ("[evaluation]\nsource_weights = 5\n", "evaluation.source_weights must be a table"),
+        ("[policy]\nmax_single_feature_share = true\n", "policy.max_single_feature_share must be a finite number"),
+    ],
+    ids=["source_weights-5", "share-true"],
+)
+def test_a_config_value_of_the_wrong_type_is_one_line_naming_the_key(
+    toml: str, names: str, small_platform: Path, tmp_path: Path
+) -> None:
+    """Found by a hostile user: `source_weights = 5` gave "unexpected AttributeError"."""
+    (tmp_path / "c.toml").write_text(toml)
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    code, output = run_cli(["train", "--data", str(small_platform), "--config", str(tmp_path / "c.toml")], env=env)
+    assert_clean_failure(code, output, names)
