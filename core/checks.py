@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.backends import BaseBackend
 
-from reviewguard.contract import CONTRACT_VERSION, Column, Table
+from reviewguard.contract import CONTRACT_VERSION, PRESET_RISKS, Column, Table
 from reviewguard.engine import materialize
 
 EXAMPLES_PER_RULE = 3
@@ -39,9 +39,12 @@ class Violation:
     examples: list[dict[str, Any]] = field(default_factory=list)
     # A column-level problem (missing, wrong type) stops every run.
     fatal: bool = False
+    # For a rule on allowed values: the distinct values found that it refuses (a few), since
+    # three example rows may all show one typo and hide the value that explains the rest.
+    found: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        return f"{self.table}.{self.column}: {self.rule}" + (f" ({self.count:,} rows)" if self.count else "")
+        return f"{self.table}.{self.column}: {self.rule}" + _counted(self)
 
 
 @dataclass
@@ -128,6 +131,10 @@ class ValidationReport:
             "quarantined": self.quarantined,
             "warnings": self.warnings,
         }
+
+
+def _counted(v: Violation) -> str:
+    return (f" ({v.count:,} rows)" if v.count else "") + (f"; found {', '.join(v.found)}" if v.found else "")
 
 
 def _short(row: dict[str, Any], width: int = 60) -> str:
@@ -219,6 +226,11 @@ def null_typed_as_contract(raw: ibis.Table, spec: Table) -> ibis.Table:
     return raw.mutate(**fix) if fix else raw
 
 
+# The start of an allowed-values rule: its violation also lists the values found.
+_ONE_OF = "must be one of "
+FOUND_VALUES = 5
+
+
 def _row_rules(
     raw: ibis.Table, spec: Table, allowed_override: dict[str, tuple[str, ...]]
 ) -> tuple[dict[str, ibis.Value], dict[tuple[str, str], ibis.Value], list[Violation]]:
@@ -269,7 +281,7 @@ def _row_rules(
             flags[(c.name, f"must be <= {c.max_value:g}")] = (parsed > c.max_value).fill_null(False)
         allowed = allowed_override.get(f"{spec.name}.{c.name}", c.allowed)
         if allowed is not None:
-            flags[(c.name, f"must be one of {', '.join(allowed)}")] = (~parsed.isin(list(allowed))).fill_null(False)
+            flags[(c.name, f"{_ONE_OF}{', '.join(allowed)}")] = (~parsed.isin(list(allowed))).fill_null(False)
     return normalised, flags, fatal
 
 
@@ -364,7 +376,11 @@ def check_table(
             {c: v for c, v in row.items() if v is not None and str(v) not in ("nan", "NaT", "None")}
             for row in sample.to_dict("records")
         ]
-        report.violations.append(Violation(spec.name, key[0], key[1], k, examples))
+        found: list[str] = []
+        if key[1].startswith(_ONE_OF):
+            values = staged.filter(staged[n]).select(__v=staged[f"__n_{key[0]}"]).distinct()
+            found = sorted(str(v) for v in values.order_by("__v").limit(FOUND_VALUES).execute()["__v"])
+        report.violations.append(Violation(spec.name, key[0], key[1], k, examples, found=found))
 
     clean = staged.filter(~any_bad).select(*[staged[f"__n_{c}"].name(c) for c in spec.column_names])
     clean = materialize(con, spec.name, clean)
@@ -406,9 +422,22 @@ def error_text(report: ValidationReport, *, fatal_only: bool) -> str:
     head = f"dataset {report.root} breaks the data contract (version {report.contract_version}):"
     lines = [head]
     for v in shown:
-        lines.append(f"  - table {v.table}, column {v.column}: {v.rule}" + (f" ({v.count:,} rows)" if v.count else ""))
+        lines.append(f"  - table {v.table}, column {v.column}: {v.rule}" + _counted(v))
         for ex in v.examples:
             lines.append(f"      e.g. {_short(ex)}")
+    lines.extend(preset_hints(shown))
     if not fatal_only:
         lines.append("Fix the rows, or rerun with --quarantine DIR to set them aside and count them.")
     return "\n".join(lines)
+
+
+def preset_hints(violations: list[Violation]) -> list[str]:
+    """What to pass when labels of a packaged preset's risk are refused: quarantining them, the
+    generic advice, would set aside every label of that risk."""
+    found = {r for v in violations if (v.table, v.column) == ("labels", "risk") for r in v.found}
+    return [
+        f"Labels of risk {risk} (as `reviewguard datasets {preset}` writes them) need the packaged "
+        f"training configuration that declares that risk: train with --config {preset}."
+        for risk, preset in PRESET_RISKS.items()
+        if risk in found
+    ]

@@ -180,6 +180,11 @@ ENFORCEMENT = Table(
 # Risks are open-ended by design (a new risk is configuration), so labels.risk
 # is checked against this default list only when the caller does not pass one.
 DEFAULT_RISKS = ("extortion", "fake_engagement")
+# The risk `reviewguard datasets yelp` labels, and the packaged training preset
+# (`--config yelp`) that declares it: labels of a preset's risk refused for want
+# of the preset say which one to pass, not just "quarantine them".
+YELP_RISK = "review_spam"
+PRESET_RISKS: dict[str, str] = {YELP_RISK: "yelp"}
 
 LABELS = Table(
     "labels",

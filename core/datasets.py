@@ -5,7 +5,9 @@ one review per line, ``user_id product_id rating label date``, label -1 when
 Yelp's filter marked the review as spam. The adapter writes ``accounts``
 (created at the user's first review), ``reviews`` (merchant = product) and
 ``labels`` for the risk ``review_spam`` at account level: 1 when any of the
-account's reviews was filtered.
+account's reviews was filtered. A line that breaks a rule (five fields; a
+whole number of stars 1-5; label -1 or 1; a YYYY-MM-DD date not after today)
+is refused with the file, line, column and rule, never coerced or dropped.
 
 When was the label decided? Yelp's filter decisions in these files were
 observed once, when the data was collected, not as each review was written, so
@@ -31,7 +33,8 @@ permutation rather than line numbers.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -39,6 +42,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from reviewguard.contract import YELP_RISK
 from reviewguard.errors import ContractError
 
 YELP_COLUMNS = ["user_id", "product_id", "rating", "label", "date"]
@@ -48,45 +52,104 @@ DECIDED_AT: tuple[str, ...] = get_args(DecidedAt)
 
 
 def read_yelp_metadata(path: str | Path) -> pd.DataFrame:
-    """Read and check a YelpChi/YelpNYC metadata file (``.gz`` or plain text)."""
+    """Read and check a YelpChi/YelpNYC metadata file (gzip or plain text).
+
+    Every line must hold the five fields; a line that does not is refused with
+    its number and its field count (a parser reading columns would fill a
+    short line's missing fields with the next ones and blame the wrong rule).
+    """
+    import gzip
+    import zlib
+
     path = Path(path)
     if not path.is_file():
         raise ContractError(f"{path} does not exist")
-    import csv
-    import zlib
-
     try:
-        raw = pd.read_csv(path, sep=r"\s+", header=None, names=YELP_COLUMNS, dtype=str)
-    except (ValueError, OSError, UnicodeDecodeError, EOFError, zlib.error, csv.Error) as exc:
-        # One line: a truncated .gz, a bad byte or a ragged line, with the parser's reason.
+        with path.open("rb") as fh:
+            gzipped = fh.read(2) == b"\x1f\x8b"
+        data = gzip.decompress(path.read_bytes()) if gzipped else path.read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        # One line: a truncated .gz or a bad byte, with the reason.
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ContractError(f"{path}: cannot read as Yelp metadata: {reason}") from exc
-    return parse_yelp_metadata(raw, str(path))
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    ragged: list[tuple[int, int, str]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != len(YELP_COLUMNS):
+            ragged.append((number, len(fields), line.strip()))
+            continue
+        rows.append(fields)
+        numbers.append(number)
+    if ragged:
+        number, found, line = ragged[0]
+        more = f" ({len(ragged):,} such lines in all)" if len(ragged) > 1 else ""
+        raise ContractError(
+            f"{path}: line {number}: expected {len(YELP_COLUMNS)} fields ({' '.join(YELP_COLUMNS)}), "
+            f"found {found}: {line[:200]!r}{more}"
+        )
+    raw = pd.DataFrame(rows, columns=YELP_COLUMNS, dtype=str)
+    return parse_yelp_metadata(raw, str(path), lines=numbers)
 
 
-def parse_yelp_metadata(frame: pd.DataFrame, source: str = "yelp") -> pd.DataFrame:
-    """Check and type a raw Yelp metadata frame (five whitespace-separated columns)."""
+def parse_yelp_metadata(
+    frame: pd.DataFrame, source: str = "yelp", *, lines: Sequence[int] | None = None, today: date | None = None
+) -> pd.DataFrame:
+    """Check and type a raw Yelp metadata frame (five whitespace-separated columns).
+
+    A line that breaks a rule is refused, never coerced: the error names
+    ``source``, the line (``lines``: each row's line number in the file; by
+    default its position from 1), the column and the rule. ``today`` (UTC by
+    default) bounds the dates.
+    """
     if list(frame.columns) != YELP_COLUMNS:
         raise ContractError(f"{source}: expected the columns {YELP_COLUMNS}, got {list(frame.columns)}")
-    out = pd.DataFrame(
+    line_of = np.asarray(lines if lines is not None else range(1, len(frame) + 1))
+    if len(line_of) != len(frame):
+        raise ValueError(f"{len(line_of)} line numbers for {len(frame)} rows")
+    today = today or datetime.now(UTC).date()
+    rating = pd.to_numeric(frame["rating"], errors="coerce")
+    label = pd.to_numeric(frame["label"], errors="coerce")
+    when = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
+    missing = frame.isna()
+    # (column, rule, rows breaking it); a missing field is reported as missing, not as a bad value.
+    problems = [
+        *[(c, "is missing (the line has fewer than 5 fields)", missing[c]) for c in YELP_COLUMNS],
+        # Ratings are whole stars: 4.5 stored as 4 (or 5) would be a rating nobody gave.
+        ("rating", "must be a whole number of stars from 1 to 5", ~missing["rating"] & ~rating.isin(range(1, 6))),
+        ("label", "must be -1 (filtered) or 1", ~missing["label"] & ~label.isin([-1, 1])),
+        ("date", "must be a calendar date YYYY-MM-DD", ~missing["date"] & when.isna()),
+        # A review cannot postdate the data's collection; a far date (9999-12-31) also overflowed
+        # the labels' decision time, a day later, into 1972.
+        ("date", f"must not be after today ({today.isoformat()})", when.notna() & (when > pd.Timestamp(today))),
+    ]
+    for column, rule, rows in problems:
+        bad = np.asarray(rows, dtype=bool)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            others = line_of[bad][1:4].tolist()
+            more = (
+                f" ({int(bad.sum()):,} lines in all; also line{'s' if len(others) > 1 else ''} "
+                f"{', '.join(map(str, others))}{', ...' if bad.sum() > 4 else ''})"
+                if others
+                else ""
+            )
+            value = frame[column].iloc[first]
+            shown = "" if pd.isna(value) else f": {str(value)[:60]!r}"
+            raise ContractError(f"{source}: line {line_of[first]}, column {column}{shown} {rule}{more}")
+    return pd.DataFrame(
         {
             "user_id": frame["user_id"].astype(str),
             "product_id": frame["product_id"].astype(str),
-            "rating": pd.to_numeric(frame["rating"], errors="coerce"),
-            "label": pd.to_numeric(frame["label"], errors="coerce"),
-            "date": pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce"),
+            "rating": rating.astype("int64"),
+            "label": label.astype("int64"),
+            "date": when,
         }
     )
-    problems = {
-        "rating is not 1-5": ~out["rating"].between(1, 5),
-        "label is not -1 or 1": ~out["label"].isin([-1, 1]),
-        "date is not YYYY-MM-DD": out["date"].isna(),
-    }
-    for rule, bad in problems.items():
-        if bad.any():
-            rows = frame[bad].head(3).to_dict("records")
-            raise ContractError(f"{source}: {int(bad.sum()):,} lines where {rule}, e.g. {rows}")
-    return out
 
 
 def yelp_to_contract(
@@ -119,7 +182,7 @@ def yelp_to_contract(
             "account_id": pa.array("u" + r["user_id"]),
             "merchant_id": pa.array("p" + r["product_id"]),
             "order_id": pa.nulls(len(r), pa.string()),
-            "rating": pa.array(r["rating"].round().astype("int64")),
+            "rating": pa.array(r["rating"].astype("int64")),
             "text": pa.nulls(len(r), pa.string()),
             "created_at": pa.array(created, type=ts),
             "edited_at": pa.nulls(len(r), ts),
@@ -149,7 +212,7 @@ def yelp_to_contract(
     labels = pa.table(
         {
             "account_id": pa.array("u" + per_user.index.astype(str)),
-            "risk": pa.array(["review_spam"] * len(per_user)),
+            "risk": pa.array([YELP_RISK] * len(per_user)),
             "label": pa.array(per_user["spam"].astype("int64")),
             "decided_at": pa.array(decision, type=ts),
             "source": pa.array(["yelp_filter"] * len(per_user)),

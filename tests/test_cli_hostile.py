@@ -172,3 +172,58 @@ def test_an_unforeseen_error_is_one_line_and_exit_2_and_debug_shows_the_tracebac
     assert len(lines) == 1 and lines[0].startswith("error: unexpected RuntimeError: first line"), r.output
     r = runner.invoke(tiny, [], env={"REVIEWGUARD_DEBUG": "1"})
     assert isinstance(r.exception, RuntimeError)
+
+
+# ------------------------------------------------------------------ hostile-user check: the Yelp preset
+
+YELP_LINES = "201 0 5.0 1 2011-06-08\n202 0 1.0 -1 2011-08-30\n203 1 4.0 1 2010-02-05\n204 1 2.0 -1 2012-01-01\n"
+
+
+def test_yelp_labels_trained_without_the_preset_are_told_to_pass_config_yelp(tmp_path: Path) -> None:
+    """The refusal of risk review_spam said only "fix the rows or quarantine them": quarantining
+    would set aside every label, when the fix is the preset that declares the risk."""
+    (tmp_path / "y.txt").write_text(YELP_LINES)
+    data = tmp_path / "yelp-data"
+    code, output = cli(["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(data)])
+    assert code == 0, output
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    code, output = cli(["train", "--data", str(data)], env=env)
+    assert code == 1 and "Traceback" not in output, output
+    assert "column risk: must be one of extortion, fake_engagement (4 rows); found review_spam" in output
+    assert "train with --config yelp" in output
+    code, output = cli(["validate", str(data)])
+    assert code == 1 and "train with --config yelp" in output, output
+    # The hint's table holds: each preset it names declares the risk.
+    from reviewguard.contract import PRESET_RISKS
+    from reviewguard.training.config import load_config
+
+    assert all(risk in load_config(preset).risk_features for risk, preset in PRESET_RISKS.items())
+
+
+def test_a_bare_preset_name_is_the_preset_and_a_path_is_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a hostile user: with a file `yelp` in the working directory, `--config yelp` used the
+    preset without a word (after reading the file for a UTF-8 check), and `--config ./yelp`, which
+    the option's Path type cut back to `yelp`, could not reach the file at all."""
+    (tmp_path / "y.txt").write_text(YELP_LINES)
+    assert cli(["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(tmp_path / "d")])[0] == 0
+    monkeypatch.chdir(tmp_path)
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    train = ["train", "--data", str(tmp_path / "d"), "--config"]
+    Path("yelp").write_bytes(b"\xff not a config [[[")
+    code, output = cli([*train, "yelp"], env=env)
+    # the preset (its min_positives is 20) reached the data, with a warning naming the file passed over
+    assert code == 1 and "a backtest needs at least 20 positives" in output, output
+    assert "--config yelp is the packaged preset yelp, not the file yelp in the working directory" in output
+    assert "--config ./yelp" in output
+    code, output = cli([*train, "./yelp"], env=env)
+    assert code == 1 and "error: ./yelp: not UTF-8 text" in output, output
+    Path("yelp").unlink()
+    Path("yelp").mkdir()  # a folder (a dataset called yelp, say) is never a config: no warning
+    code, output = cli([*train, "yelp"], env=env)
+    assert code == 1 and "at least 20 positives" in output and "warning" not in output, output
+    code, output = cli([*train, "./yelp"], env=env)
+    assert code == 1 and "config file ./yelp: is a folder, not a TOML file" in output, output
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "A bare preset name is always the preset" in " ".join(result.output.replace("│", " ").split())

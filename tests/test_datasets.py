@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, yelp_to_contract
+from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, read_yelp_metadata, yelp_to_contract
 from reviewguard.engine import connect
 from reviewguard.errors import ContractError, TrainingDataError
 from reviewguard.features import build_features, cutoffs_at, features_for
@@ -56,10 +56,59 @@ def test_adapter_writes_the_contract_with_account_level_labels(tmp_path: Path) -
 
 
 def test_bad_lines_are_a_clear_error() -> None:
-    with pytest.raises(ContractError, match="rating is not 1-5"):
+    with pytest.raises(
+        ContractError, match=r"line 1, column rating: '7\.0' must be a whole number of stars from 1 to 5"
+    ):
         parsed("201 0 7.0 1 2011-06-08\n")
-    with pytest.raises(ContractError, match="label is not -1 or 1"):
-        parsed("201 0 5.0 0 2011-06-08\n")
+    with pytest.raises(ContractError, match=r"line 2, column label: '0' must be -1 \(filtered\) or 1"):
+        parsed("201 0 5.0 1 2011-06-08\n201 0 5.0 0 2011-06-08\n")
+    with pytest.raises(ContractError, match="line 1, column date: '2011-13-08' must be a calendar date YYYY-MM-DD"):
+        parsed("201 0 5.0 1 2011-13-08\n")
+
+
+@pytest.mark.parametrize("rating", ["4.5", "0.5", "5.01", "nan", "inf", "five"])
+def test_a_fractional_rating_is_refused_naming_file_line_column_and_rule(rating: str, tmp_path: Path) -> None:
+    """Found by a hostile user: 4.5 was stored as 4, a rating nobody gave."""
+    f = tmp_path / "y.txt"
+    f.write_text(f"201 0 5.0 1 2011-06-08\n202 0 {rating} 1 2011-06-08\n")
+    with pytest.raises(ContractError) as err:
+        read_yelp_metadata(f)
+    assert str(err.value) == f"{f}: line 2, column rating: '{rating}' must be a whole number of stars from 1 to 5"
+    f.write_text("201 0 5.0 1 2011-06-08\n202 0 3 1 2011-06-08\n")
+    assert read_yelp_metadata(f)["rating"].tolist() == [5, 3]
+
+
+def test_a_review_dated_after_today_is_refused_not_wrapped_into_1972() -> None:
+    """Found by a hostile user: a review dated 9999-12-31 made every label's decision time, the day
+    after the last review, overflow into 1972-01-01."""
+    with pytest.raises(ContractError, match=r"yelp: line 5, column date: '9999-12-31' must not be after today \("):
+        parsed(LINES.replace("2010-02-05", "9999-12-31"))
+    raw = pd.read_csv(io.StringIO(LINES), sep=r"\s+", header=None, names=YELP_COLUMNS, dtype=str)
+    assert len(parse_yelp_metadata(raw, today=date(2012, 1, 1))) == 6  # the last review is dated that day
+    with pytest.raises(
+        ContractError, match=r"line 6, column date: '2012-01-01' must not be after today \(2011-12-31\)"
+    ):
+        parse_yelp_metadata(raw, today=date(2011, 12, 31))
+    labels = yelp_to_contract(parsed())["labels"].to_pandas()
+    assert (labels["decided_at"] == pd.Timestamp("2012-01-02", tz="UTC")).all()
+
+
+def test_a_ragged_line_is_refused_with_its_number_and_field_counts(tmp_path: Path) -> None:
+    """Found by a hostile user: a line with a field missing was read with the next field in its
+    place and refused for a rule on the wrong column ("label is not -1 or 1", no line number)."""
+    f = tmp_path / "y.txt"
+    f.write_text("201 0 5.0 1 2011-06-08\n\n202 0 5.0 1\n203 0 4.0 1 2011-06-08 late\n")
+    with pytest.raises(ContractError) as err:
+        read_yelp_metadata(f)
+    assert str(err.value) == (
+        f"{f}: line 3: expected 5 fields (user_id product_id rating label date), found 4: '202 0 5.0 1' "
+        "(2 such lines in all)"
+    )
+    f.write_text("201 0 5.0 1 2011-06-08\n\n202 0 4.5 1 2011-06-08\n")  # blank lines still count
+    with pytest.raises(ContractError, match=rf"^{f}: line 3, column rating: '4.5' must be"):
+        read_yelp_metadata(f)
+    with pytest.raises(ContractError, match=r"line 2, column date is missing \(the line has fewer than 5 fields\)"):
+        parsed("201 0 5.0 1 2011-06-08\n202 0 5.0 1\n")
 
 
 def test_no_id_ever_becomes_a_feature(tmp_path: Path) -> None:

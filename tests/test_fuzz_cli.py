@@ -350,3 +350,55 @@ def test_broken_config_and_a_file_for_a_folder(small_platform: Path, tmp_path: P
         assert_clean_failure(*run_cli(args, env=env), name)
     code, output = run_cli(["validate", str(small_platform / "accounts.parquet")])
     assert_clean_failure(code, output, "accounts.parquet is a file, not a dataset folder")
+
+
+@pytest.mark.parametrize("value", ["20130101", "2013-W01-1", "2013-001", "2013-1-1", "2013-02-30", "２０１３-01-01"])
+def test_yelp_collected_on_is_an_iso_calendar_date_or_refused_naming_the_option(value: str, tmp_path: Path) -> None:
+    """Found by a hostile user: 20130101 and the week date 2013-W01-1 were read as dates."""
+    (tmp_path / "y.txt").write_text("1 2 3.0 1 2011-01-01\n")
+    args = ["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(tmp_path / "o")]
+    code, output = run_cli([*args, "--collected-on", value])
+    assert_clean_failure(code, output, f"--collected-on {value!r} is not an ISO calendar date YYYY-MM-DD")
+    assert not (tmp_path / "o").exists()
+    code, output = run_cli([*args, "--collected-on", "2013-01-01"])
+    assert code == 0, output
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("9 1 3.0 1 9999-12-31", "line 2, column date: '9999-12-31' must not be after today"),
+        ("9 1 4.5 1 2011-01-01", "line 2, column rating: '4.5' must be a whole number of stars from 1 to 5"),
+        ("9 1 4.0 2011-01-01", "line 2: expected 5 fields (user_id product_id rating label date), found 4"),
+        ("9 1 4.0 1 2011-01-01 x", "line 2: expected 5 fields (user_id product_id rating label date), found 6"),
+    ],
+    ids=["far-date", "fractional-rating", "short-line", "long-line"],
+)
+def test_a_yelp_line_breaking_a_rule_is_refused_naming_file_line_and_rule(
+    line: str, message: str, tmp_path: Path
+) -> None:
+    """Found by a hostile user: a far date wrapped the labels' time to 1972, 4.5 stars became 4,
+    and a short line was blamed on the wrong column, with no line number."""
+    f = tmp_path / "y.txt"
+    f.write_text(f"1 2 3.0 1 2011-01-01\n{line}\n")
+    code, output = run_cli(["datasets", "yelp", "--input", str(f), "--out", str(tmp_path / "o")])
+    assert_clean_failure(code, output, f"y.txt: {message}")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("toml", "names"),
+    [
+        ("[evaluation]\nsource_weights = 5\n", "evaluation.source_weights must be a table"),
+        ("[policy]\nmax_single_feature_share = true\n", "policy.max_single_feature_share must be a finite number"),
+    ],
+    ids=["source_weights-5", "share-true"],
+)
+def test_a_config_value_of_the_wrong_type_is_one_line_naming_the_key(
+    toml: str, names: str, small_platform: Path, tmp_path: Path
+) -> None:
+    """Found by a hostile user: `source_weights = 5` gave "unexpected AttributeError"."""
+    (tmp_path / "c.toml").write_text(toml)
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    code, output = run_cli(["train", "--data", str(small_platform), "--config", str(tmp_path / "c.toml")], env=env)
+    assert_clean_failure(code, output, names)

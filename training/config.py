@@ -7,6 +7,8 @@ give the values types and names, so nothing in the code restates a default.
 from __future__ import annotations
 
 import copy
+import json
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -111,7 +113,12 @@ def default_config_text() -> str:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults, then the file at ``path`` (or a packaged preset: ``yelp``), then ``overrides``."""
+    """Defaults, then ``path``, then ``overrides``.
+
+    ``path``: a str that is a preset's bare name (``"yelp"``) is that packaged
+    preset, even when a file of that name exists in the working directory;
+    any other str, and every ``Path``, is a TOML file (``"./yelp"`` is the file).
+    """
     raw = tomllib.loads(default_config_text())
     if path is not None:
         raw = _merge(raw, _read_user_config(path))
@@ -120,14 +127,28 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     return parse_config(raw)
 
 
+def is_preset(path: str | Path) -> bool:
+    """Whether ``path`` names a packaged preset: a str spelt as the bare name, never a ``Path``.
+
+    The spelling decides, not the working directory: a file that happens to be called ``yelp``
+    must not silently replace the preset, nor the preset a file someone meant (``./yelp``).
+    """
+    return isinstance(path, str) and path in PRESETS
+
+
 def _read_user_config(path: str | Path) -> dict[str, Any]:
     p = Path(path)
-    if str(path) in PRESETS:
+    if is_preset(path):
         text = resources.files("reviewguard").joinpath(f"defaults/{path}.toml").read_text(encoding="utf-8")
+    elif p.is_dir():
+        raise ConfigError(f"config file {path}: is a folder, not a TOML file")
     elif p.is_file():
-        text = p.read_text(encoding="utf-8")
+        try:
+            text = p.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     else:
-        raise ConfigError(f"config file {p} does not exist (packaged presets: {', '.join(PRESETS)})")
+        raise ConfigError(f"config file {path} does not exist (packaged presets: {', '.join(PRESETS)})")
     try:
         user = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -151,54 +172,143 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def parse_config(raw: dict[str, Any]) -> TrainConfig:
     """Type and check a merged configuration; a missing or wrong value is a ConfigError naming it."""
-    try:
-        bt = raw["backtest"]
-        backtest = BacktestConfig(
-            folds=int(bt["folds"]),
-            gap_days=float(bt["gap_days"]),
-            early_stopping_share=float(bt["early_stopping_share"]),
-            min_positives=int(bt["min_positives"]),
-            max_accounts_per_link=int(bt["max_accounts_per_link"]),
-        )
-        pu = raw["unlabelled"]
-        unlabelled = UnlabelledConfig(str(pu["mode"]), int(pu["per_label"]), int(pu["max_rows"]))
-        ev = raw["evaluation"]
-        evaluation = EvaluationConfig(
-            queue_k=int(ev["queue_k"]),
-            hard_negative_sources=tuple(ev["hard_negative_sources"]),
-            source_weights={str(k): float(v) for k, v in ev["source_weights"].items()},
-            hard_negative_populations={k: tuple(v) for k, v in ev.get("hard_negative_populations", {}).items()},
-        )
-        pol = raw["policy"]
-        policy = PolicyConfig(
-            min_families_for_human=int(pol["min_families_for_human"]),
-            top_k_reasons=int(pol["top_k_reasons"]),
-            max_single_feature_share=float(pol["max_single_feature_share"]),
-            confidence=float(pol["confidence"]),
-            actions={risk: _actions(risk, acts) for risk, acts in pol.items() if risk not in _POLICY_SCALARS},
-        )
-        baselines = {
-            risk: tuple(RuleBaseline(str(b["name"]), str(b["feature"]), float(b["min"])) for b in rules)
-            for risk, rules in raw.get("baselines", {}).items()
-        }
-        cfg = TrainConfig(
-            seed=int(raw["seed"]),
-            backtest=backtest,
-            unlabelled=unlabelled,
-            lightgbm=dict(raw["lightgbm"]),
-            calibration=CalibrationConfig(str(raw["calibration"]["method"]), float(raw["calibration"]["interval"])),
-            evaluation=evaluation,
-            policy=policy,
-            rule_baselines=baselines,
-            risk_features={k: tuple(v["features"]) for k, v in raw.get("risks", {}).items()},
-            raw=raw,
-        )
-    except KeyError as exc:
-        raise ConfigError(f"configuration lacks {exc.args[0]!r} (see `reviewguard config` for every key)") from exc
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"configuration has a value of the wrong type: {exc}") from exc
+    bt = _table(raw, "backtest")
+    backtest = BacktestConfig(
+        folds=_integer(bt, "folds", "backtest"),
+        gap_days=_number(bt, "gap_days", "backtest"),
+        early_stopping_share=_number(bt, "early_stopping_share", "backtest"),
+        min_positives=_integer(bt, "min_positives", "backtest"),
+        max_accounts_per_link=_integer(bt, "max_accounts_per_link", "backtest"),
+    )
+    pu = _table(raw, "unlabelled")
+    unlabelled = UnlabelledConfig(
+        _string(pu, "mode", "unlabelled"),
+        _integer(pu, "per_label", "unlabelled"),
+        _integer(pu, "max_rows", "unlabelled"),
+    )
+    ev = _table(raw, "evaluation")
+    weights = _table(
+        ev, "source_weights", "evaluation", what="a table of label source = weight ({ random_audit = 25.0 })"
+    )
+    populations = _table(ev, "hard_negative_populations", "evaluation", {}, what="a table of risk = [populations]")
+    evaluation = EvaluationConfig(
+        queue_k=_integer(ev, "queue_k", "evaluation"),
+        hard_negative_sources=_strings(ev, "hard_negative_sources", "evaluation"),
+        source_weights={k: _number(weights, k, "evaluation.source_weights") for k in weights},
+        hard_negative_populations={
+            k: _strings(populations, k, "evaluation.hard_negative_populations") for k in populations
+        },
+    )
+    pol = _table(raw, "policy")
+    policy = PolicyConfig(
+        min_families_for_human=_integer(pol, "min_families_for_human", "policy"),
+        top_k_reasons=_integer(pol, "top_k_reasons", "policy"),
+        max_single_feature_share=_number(pol, "max_single_feature_share", "policy"),
+        confidence=_number(pol, "confidence", "policy"),
+        actions={risk: _actions(risk, acts) for risk, acts in pol.items() if risk not in _POLICY_SCALARS},
+    )
+    baselines = _table(raw, "baselines", "", {}, what="a table of risk = [[rules]]")
+    risks = _table(raw, "risks", "", {}, what="a table of [risks.NAME] tables")
+    cal = _table(raw, "calibration")
+    cfg = TrainConfig(
+        seed=_integer(raw, "seed", ""),
+        backtest=backtest,
+        unlabelled=unlabelled,
+        lightgbm=dict(_table(raw, "lightgbm")),
+        calibration=CalibrationConfig(_string(cal, "method", "calibration"), _number(cal, "interval", "calibration")),
+        evaluation=evaluation,
+        policy=policy,
+        rule_baselines={risk: _baselines(risk, rules) for risk, rules in baselines.items()},
+        risk_features={k: _strings(_table(risks, k, "risks"), "features", f"risks.{k}") for k in risks},
+        raw=raw,
+    )
     _check(cfg)
     return cfg
+
+
+# Typed reads: TOML already gives each value a type, so a value of another type is a mistake
+# to name, not to convert (`max_share = true` read as 1, `requires_human = "false"` as True,
+# `folds = 2.5` as 2, `source_weights = 5` failing later as an AttributeError).
+_REQUIRED: Any = object()
+
+
+def _name(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _shown(value: Any) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a decimal", str: "a string", list: "a list", dict: "a table"}
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return f"{kind.get(type(value), type(value).__name__)} ({text[:80]})"
+
+
+def _get(table: dict[str, Any], key: str, where: str, default: Any) -> Any:
+    if key in table:
+        return table[key]
+    if default is _REQUIRED:
+        if where:
+            raise ConfigError(f"{where}: lacks {key!r} (see `reviewguard config` for every key)")
+        raise ConfigError(f"configuration lacks {key!r} (see `reviewguard config` for every key)")
+    return default
+
+
+def _table(
+    table: dict[str, Any], key: str, where: str = "", default: Any = _REQUIRED, *, what: str = "a table"
+) -> dict[str, Any]:
+    value = _get(table, key, where, default)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{_name(where, key)} must be {what}, not {_shown(value)}")
+    return value
+
+
+def _number(table: dict[str, Any], key: str, where: str, default: Any = _REQUIRED) -> float:
+    value = _get(table, key, where, default)
+    # bool is an int in Python: refused by name, or `true` would be 1. TOML's nan passes every
+    # range check written as a negated comparison (`gap_days < 0`).
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{_name(where, key)} must be a finite number, not {_shown(value)}")
+    return float(value)
+
+
+def _integer(table: dict[str, Any], key: str, where: str) -> int:
+    value = _get(table, key, where, _REQUIRED)
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole:
+        raise ConfigError(f"{_name(where, key)} must be a whole number, not {_shown(value)}")
+    return int(value)
+
+
+def _boolean(table: dict[str, Any], key: str, where: str, default: Any = _REQUIRED) -> bool:
+    value = _get(table, key, where, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{_name(where, key)} must be true or false, not {_shown(value)}")
+    return value
+
+
+def _string(table: dict[str, Any], key: str, where: str, default: Any = _REQUIRED) -> str:
+    value = _get(table, key, where, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{_name(where, key)} must be a string, not {_shown(value)}")
+    return value
+
+
+def _strings(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = _get(table, key, where, _REQUIRED)
+    # A bare string is a list of its letters to tuple(): "appeal" would name six sources.
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{_name(where, key)} must be a list of strings, not {_shown(value)}")
+    return tuple(value)
+
+
+def _baselines(risk: str, rules: Any) -> tuple[RuleBaseline, ...]:
+    where = f"baselines.{risk}"
+    if not isinstance(rules, list) or not all(isinstance(b, dict) for b in rules):
+        raise ConfigError(f"{where} must be a list of rules ([[{where}]] tables), not {_shown(rules)}")
+    out = []
+    for b in rules:
+        name = _string(b, "name", where)
+        out.append(RuleBaseline(name, _string(b, "feature", f"{where}.{name}"), _number(b, "min", f"{where}.{name}")))
+    return tuple(out)
 
 
 # The [policy] keys that are settings; every other key is a risk's ladder.
@@ -218,8 +328,8 @@ _ACTION_KEYS = frozenset(
 
 def _actions(risk: str, acts: Any) -> tuple[ActionSpec, ...]:
     """A risk's ladder, each action's mistakes named: a ladder that is not a list of actions, a key
-    an action lacks or does not know (a typo would silently leave a default in force), a repeated
-    name (the fitted policy is keyed by name: one of the two would be lost)."""
+    an action lacks or does not know (a typo would silently leave a default in force), a value of
+    the wrong type, a repeated name (the fitted policy is keyed by name: one of the two would be lost)."""
     if not isinstance(acts, list) or not acts or not all(isinstance(a, dict) for a in acts):
         raise ConfigError(f"policy.{risk}: must be a non-empty list of actions ([[policy.{risk}]] tables)")
     out = []
@@ -228,12 +338,7 @@ def _actions(risk: str, acts: Any) -> tuple[ActionSpec, ...]:
         unknown = sorted(set(a) - _ACTION_KEYS)
         if unknown:
             raise ConfigError(f"{where}: unknown keys {unknown}; known: {sorted(_ACTION_KEYS)}")
-        try:
-            out.append(_action(a))
-        except KeyError as exc:
-            raise ConfigError(f"{where}: lacks {exc.args[0]!r}") from exc
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: a value of the wrong type: {exc}") from exc
+        out.append(_action(a, where))
     names = [a.name for a in out]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -241,16 +346,17 @@ def _actions(risk: str, acts: Any) -> tuple[ActionSpec, ...]:
     return tuple(out)
 
 
-def _action(a: dict[str, Any]) -> ActionSpec:
+def _action(a: dict[str, Any], where: str) -> ActionSpec:
+    requires_human = _boolean(a, "requires_human", where)
     return ActionSpec(
-        name=str(a["name"]),
-        target_precision=float(a["target_precision"]),
-        requires_human=bool(a["requires_human"]),
-        description=str(a.get("description", "")),
-        max_share=float(a["max_share"]),
+        name=_string(a, "name", where),
+        target_precision=_number(a, "target_precision", where),
+        requires_human=requires_human,
+        description=_string(a, "description", where, ""),
+        max_share=_number(a, "max_share", where),
         # A moderator's action needs a lighter remedy first unless the configuration waives it.
-        requires_prior_remedy=bool(a.get("requires_prior_remedy", a["requires_human"])),
-        min_probability=float(a.get("min_probability", 0.5)),
+        requires_prior_remedy=_boolean(a, "requires_prior_remedy", where, requires_human),
+        min_probability=_number(a, "min_probability", where, 0.5),
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -82,6 +84,7 @@ def validate(
     Exit code 0: usable. 1: rows break rules (fix them or use --quarantine).
     2: a column-level problem (missing table or column, unconvertible type).
     """
+    from reviewguard.checks import preset_hints
     from reviewguard.errors import ContractError
     from reviewguard.reader import ValidationReport, load_dataset, write_quarantine
 
@@ -101,6 +104,8 @@ def validate(
         console.print("[bold red]unusable:[/] column-level problems above stop every run.")
         raise typer.Exit(2)
     if report.violations and quarantine is None:
+        for hint in preset_hints(report.violations):
+            out.print(hint, highlight=False, markup=False, soft_wrap=True)
         n = sum(t.bad_rows for t in report.tables.values())
         console.print(f"[bold red]{n:,} rows break the contract.[/] Fix them, or rerun with --quarantine DIR.")
         raise typer.Exit(1)
@@ -230,8 +235,6 @@ def datasets_yelp(
     (its time backtest needs decision times that differ); with end_of_data every label is decided
     at one moment, the moment the filter was observed, and models are judged by cross-validation.
     """
-    from datetime import date
-
     from reviewguard.datasets import DECIDED_AT, read_yelp_metadata, yelp_to_contract
     from reviewguard.errors import ContractError
     from reviewguard.files import write_parquet_atomic
@@ -243,10 +246,7 @@ def datasets_yelp(
         raise ContractError(
             "--collected-on dates labels decided at the end of the data: use it with --decided-at end_of_data"
         )
-    try:
-        collected = date.fromisoformat(collected_on) if collected_on is not None else None
-    except ValueError as exc:
-        raise ContractError(f"--collected-on {collected_on!r} is not a YYYY-MM-DD date") from exc
+    collected = _calendar_date(collected_on, "--collected-on") if collected_on is not None else None
     tables = yelp_to_contract(
         read_yelp_metadata(input_file),
         decided_at=decided_at,  # checked against DECIDED_AT above
@@ -256,3 +256,15 @@ def datasets_yelp(
         write_parquet_atomic(table, out_dir / f"{name}.parquet")
     counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in tables.items())
     out.print(f"wrote {out_dir}: {counts}", highlight=False)
+
+
+def _calendar_date(value: str, option: str) -> date:
+    """An ISO calendar date, spelt YYYY-MM-DD and nothing else."""
+    # date.fromisoformat also reads 20130101 and week dates (2013-W01-1): a form the help does
+    # not promise, so a typo of the one it does could pass as another date.
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ReviewguardError(f"{option} {value!r} is not an ISO calendar date YYYY-MM-DD (e.g. 2013-05-01)")

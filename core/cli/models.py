@@ -59,7 +59,13 @@ def _log_kept(folder: Path, *, experiment: str, register_as: str | None, client:
 def train(
     data: Annotated[Path, typer.Option(help="Dataset folder with a labels table.")],
     config: Annotated[
-        Path | None, typer.Option(help="TOML file overriding the defaults (see `reviewguard config`).")
+        str | None,
+        typer.Option(
+            metavar="FILE|PRESET",
+            help="TOML file overriding the defaults (see `reviewguard config`), or a packaged preset by its bare "
+            "name: yelp. A bare preset name is always the preset, even when a file of that name is in the "
+            "working directory (a warning says so); for such a file, write a path: ./yelp.",
+        ),
     ] = None,
     experiment: Experiment = "reviewguard",
     register_as: RegisterAs = "reviewguard",
@@ -84,16 +90,18 @@ def train(
     from reviewguard.contract import DEFAULT_RISKS
     from reviewguard.model.store import connect_tracking
     from reviewguard.reader import read_simulator_truth
-    from reviewguard.training.config import load_config
+    from reviewguard.training.config import is_preset, load_config
     from reviewguard.training.pipeline import train_models
     from reviewguard.training.report import report_markdown
     from reviewguard.training.tracking import keep_run
 
-    if config is not None and config.is_file():
-        try:
-            config.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ReviewguardError(f"{config}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    if config is not None and is_preset(config) and Path(config).is_file():
+        console.print(
+            f"[yellow]warning:[/] --config {config} is the packaged preset {config}, not the file {config} "
+            f"in the working directory; to use that file, pass --config ./{config}",
+            highlight=False,
+            soft_wrap=True,
+        )
     cfg = load_config(config)
     runs_dir = keep_local or Path(os.environ.get("REVIEWGUARD_RUNS_DIR") or DEFAULT_RUNS_DIR)
     if runs_dir.exists() and not runs_dir.is_dir():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reviewguard.training.config import ActionSpec, load_config
+from reviewguard.training.config import PRESETS, ActionSpec, load_config
 from reviewguard.training.learner import best_rounds, fit_calibrator
 from reviewguard.training.thresholds import fit_risk_policy, precision_bounds
 from reviewguard.training.unlabelled import presumed_labels, sample_unlabelled
@@ -217,3 +217,76 @@ def test_a_ladder_that_would_lose_or_ignore_an_action_is_refused_naming_it(ladde
 
     with pytest.raises(ConfigError, match=message):
         load_config(overrides={"policy": {"fake_engagement": ladder}})
+
+
+@pytest.mark.parametrize("preset", [None, *PRESETS])
+def test_every_packaged_ladder_lets_monitoring_and_only_monitoring_below_the_probability_floor(
+    preset: str | None,
+) -> None:
+    """Found by a hostile user: the yelp preset's monitor lacked `min_probability = 0.0`, so watching
+    an account, which has no effect on it, was held to the 0.5 floor meant for remedies."""
+    for risk, acts in load_config(preset).policy.actions.items():
+        floors = {a.name: a.min_probability for a in acts}
+        assert floors.pop("monitor") == 0.0, (preset, risk)
+        assert set(floors.values()) == {0.5}, (preset, risk, floors)
+
+
+_MONITOR = {"name": "monitor", "target_precision": 0.5, "requires_human": False, "max_share": 0.05}
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            {"evaluation": {"source_weights": 5}},
+            r"^evaluation\.source_weights must be a table of label source = weight .*, not an integer \(5\)$",
+        ),
+        (
+            {"policy": {"fake_engagement": [{**_MONITOR, "max_share": True}]}},
+            r"^policy\.fake_engagement\.monitor\.max_share must be a finite number, not a boolean \(true\)$",
+        ),
+        ({"policy": {"confidence": True}}, r"^policy\.confidence must be a finite number, not a boolean"),
+        (
+            {"evaluation": {"source_weights": {"random_audit": True}}},
+            r"^evaluation\.source_weights\.random_audit must be a finite number",
+        ),
+        ({"backtest": {"folds": True}}, r"^backtest\.folds must be a whole number, not a boolean"),
+        ({"backtest": {"folds": 2.5}}, r"^backtest\.folds must be a whole number, not a decimal \(2\.5\)"),
+        (
+            {"policy": {"fake_engagement": [{**_MONITOR, "requires_human": "false"}]}},
+            r"^policy\.fake_engagement\.monitor\.requires_human must be true or false, not a string",
+        ),
+        (
+            {"evaluation": {"hard_negative_sources": "appeal"}},
+            r"^evaluation\.hard_negative_sources must be a list of strings",
+        ),
+        ({"risks": {"review_spam": {"features": "abc"}}}, r"^risks\.review_spam\.features must be a list of strings"),
+        ({"baselines": {"extortion": 5}}, r"^baselines\.extortion must be a list of rules"),
+        ({"backtest": 5}, r"^backtest must be a table, not an integer \(5\)$"),
+        (
+            {"backtest": {"gap_days": float("nan")}},
+            r"^backtest\.gap_days must be a finite number, not a decimal \(NaN\)",
+        ),
+    ],
+    ids=[
+        "source_weights-5",
+        "max_share-true",
+        "confidence-true",
+        "weight-true",
+        "folds-true",
+        "folds-2.5",
+        "requires_human-string",
+        "sources-string",
+        "features-string",
+        "baselines-5",
+        "section-5",
+        "gap_days-nan",
+    ],
+)
+def test_a_config_value_of_the_wrong_type_is_refused_naming_key_and_type(override: dict, message: str) -> None:  # type: ignore[type-arg]
+    """Found by a hostile user: `source_weights = 5` failed as "unexpected AttributeError", and
+    `max_share = true` was read as 1 (a bool is an int in Python); nothing is converted now."""
+    from reviewguard.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=override)
