@@ -160,7 +160,8 @@ class Predictor:
         m = self.bundle.risks[risk]
         tree = self.trees[risk]
         x = self.matrix(m, features)
-        raw = tree.raw_score(tree.fill(x))
+        filled = tree.fill(x)
+        raw = tree.raw_score(filled)
         score = m.calibrator.apply(raw)
         low, high = m.calibrator.interval(raw)
         ladder = self.policy[risk]
@@ -176,7 +177,7 @@ class Predictor:
         # Only the explained rows get contributions; ``position`` maps a row to
         # its line in ``contrib`` (a full n x features matrix cost more than the
         # prediction itself at a million rows).
-        contrib = tree.contributions(x[need]) if need.any() else np.empty((0, len(m.features) + 1))
+        contrib = tree.contributions(x[need], filled[need]) if need.any() else np.empty((0, len(m.features) + 1))
         position = np.cumsum(need) - 1
         # The evidence families come from the policy's top reasons; the shown reasons
         # from the caller's ``top_k``. One ranking serves both when they are equal.

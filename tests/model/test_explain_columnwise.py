@@ -22,6 +22,7 @@ import pytest
 from reviewguard.engine import connect
 from reviewguard.features import BY_NAME, CONTEXT_FAMILIES, build_features, cutoffs_at, default_as_of
 from reviewguard.model.bundle import Reference, RiskModel, load_bundle
+from reviewguard.model.explain import TreeModel, _resolved_arrays
 from reviewguard.model.policy import NO_ACTION, Evidence
 from reviewguard.model.predictor import (
     _NO_REASONS,
@@ -245,3 +246,73 @@ def test_every_registered_template_takes_the_columnwise_path() -> None:
         for template in (f.template_en, f.template_zh):
             assert _template_pieces(template) is not None, (f.name, template)
             assert _template_pieces(_P99_CLAUSE.sub("", template)) is not None, (f.name, template)
+
+
+def _fill_before(tree: TreeModel, x: np.ndarray) -> np.ndarray:
+    """``TreeModel.fill`` as it was: missing patterns grouped by ``np.unique(axis=0)``."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    missing = np.isnan(x)
+    for f in np.flatnonzero(missing.any(axis=0)):
+        if tree.directions[f] != 0:
+            x[missing[:, f], f] = -np.inf if tree.directions[f] > 0 else np.inf
+    undirected = missing & (tree.directions == 0)[None, :]
+    if undirected.any():
+        patterns, inverse = np.unique(undirected, axis=0, return_inverse=True)
+        for k, pattern in enumerate(patterns):
+            cols = np.flatnonzero(pattern)
+            if cols.size:
+                tree._fill_jointly(x, np.flatnonzero(inverse.reshape(-1) == k), cols)
+    return x
+
+
+def _contributions_before(tree: TreeModel, x: np.ndarray) -> np.ndarray:
+    """``TreeModel.contributions`` as it was: its own fill, ``np.unique(axis=0)`` groups, every
+    group's model resolved afresh."""
+    import shap
+
+    missing = np.isnan(x)
+    filled = _fill_before(tree, x)
+    out = np.zeros((len(x), tree.n_features + 1), dtype=np.float64)
+    complete = ~missing.any(axis=1)
+    if complete.any():
+        out[complete] = np.asarray(tree.booster.predict(filled[complete], pred_contrib=True), dtype=np.float64)
+    rest = np.flatnonzero(~complete)
+    if rest.size == 0:
+        return out
+    keys = np.concatenate([missing[rest], np.where(missing[rest], filled[rest], 0.0)], axis=1)
+    _, group = np.unique(keys, axis=0, return_inverse=True)
+    for g in np.unique(group):
+        rows = rest[group.ravel() == g]
+        fixed = {int(f): float(filled[rows[0], f]) for f in np.flatnonzero(missing[rows[0]])}
+        trees = [_resolved_arrays(t, fixed) for t in tree.trees]
+        model = {"trees": trees, "input_dtype": np.float64, "internal_dtype": np.float64, "base_offset": 0.0}
+        explainer = shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")
+        values = np.asarray(explainer.shap_values(filled[rows], check_additivity=False), dtype=np.float64)
+        values[:, list(fixed)] = 0.0
+        base = np.full((len(rows), 1), float(np.ravel(explainer.expected_value)[0]))
+        out[rows] = np.concatenate([values, base], axis=1)
+    return out
+
+
+def test_contributions_from_the_callers_fill_and_kept_models_equal_the_ones_computed_afresh(
+    bundle_dir: Path, feature_sets: dict[str, pd.DataFrame]
+) -> None:
+    """The predictor fills once and explains a subset of the filled rows; resolved models are kept
+    across calls. Bit for bit, that is what filling the subset and resolving every model again gave."""
+    bundle = load_bundle(bundle_dir)
+    names = sorted({f for m in bundle.risks.values() for f in m.features})
+    frames = [*feature_sets.values(), _hostile(feature_sets[f"seed{SEEDS[0]}"], names)]
+    rng = np.random.default_rng(3)
+    for m in bundle.risks.values():
+        tree = TreeModel(m.booster, [BY_NAME[f].direction for f in m.features])
+        for features in frames:
+            x = Predictor.matrix(m, features)
+            filled = tree.fill(x)
+            assert filled.tobytes() == _fill_before(tree, x).tobytes()
+            subset = np.sort(rng.choice(len(x), size=min(len(x), 700), replace=False))
+            expected = _contributions_before(tree, x[subset]).tobytes()
+            assert np.isnan(x[subset]).any()  # the resolved models are exercised
+            for _ in range(2):  # resolved models built, then kept
+                assert tree.contributions(x[subset], filled[subset]).tobytes() == expected
+            assert tree.contributions(x[subset]).tobytes() == expected
+        assert tree._resolved  # kept
