@@ -319,13 +319,18 @@ def _object_array(values: list[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _json_floats(values: np.ndarray) -> list[str]:
-    """``values`` as ``json.dumps`` writes floats (``float.__repr__``; ``NaN``, ``Infinity``)."""
-    text = list(map(float.__repr__, values.tolist()))
-    for k in np.flatnonzero(~np.isfinite(values)).tolist():
-        v = float(values[k])
+def _json_floats(values: np.ndarray) -> np.ndarray:
+    """``values`` (any shape) as ``json.dumps`` writes floats (``float.__repr__``; ``NaN``,
+    ``Infinity``): one ``repr`` per distinct bit pattern (half of all contributions are 0, and rows
+    that miss the same features share many more), so -0.0 stays "-0.0"."""
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64).ravel()
+    distinct, inverse = np.unique(bits, return_inverse=True)
+    floats = distinct.view(np.float64)
+    text = _object_array(list(map(float.__repr__, floats.tolist())))
+    for k in np.flatnonzero(~np.isfinite(floats)).tolist():
+        v = float(floats[k])
         text[k] = "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
-    return text
+    return text[inverse.ravel()].reshape(values.shape)
 
 
 def _contributions_json(features: list[str], contrib: np.ndarray) -> np.ndarray:
@@ -335,10 +340,12 @@ def _contributions_json(features: list[str], contrib: np.ndarray) -> np.ndarray:
     last = {f: j for j, f in enumerate(features)}  # a dict keeps a repeated key's last value
     if not last:
         return _object_array(["{}"] * n)
+    keys = sorted(last)
+    text = _json_floats(contrib[:, [last[name] for name in keys]])
     parts: list[Any] = []
-    for k, name in enumerate(sorted(last)):
+    for k, name in enumerate(keys):
         parts.append(repeat(("{" if k == 0 else ", ") + json.dumps(name) + ": ", n))
-        parts.append(_json_floats(contrib[:, last[name]]))
+        parts.append(text[:, k].tolist())
     parts.append(repeat("}", n))
     return _object_array(list(map("".join, zip(*parts, strict=True))))
 

@@ -316,3 +316,22 @@ def test_contributions_from_the_callers_fill_and_kept_models_equal_the_ones_comp
                 assert tree.contributions(x[subset], filled[subset]).tobytes() == expected
             assert tree.contributions(x[subset]).tobytes() == expected
         assert tree._resolved  # kept
+
+
+def test_contributions_json_is_json_dumps_for_every_kind_of_float() -> None:
+    """One repr per distinct bit pattern: -0.0 is not 0.0, NaN and infinities as json writes them."""
+    from reviewguard.model.predictor import _contributions_json
+
+    rng = np.random.default_rng(1)
+    contrib = rng.standard_normal((400, 6)) * 10.0 ** rng.integers(-20, 20, (400, 6))
+    contrib[::7, 2] = 0.0
+    contrib[::5, 3] = -0.0
+    contrib[1, 1], contrib[2, 4], contrib[3, 5], contrib[4, 0], contrib[5, 0] = np.nan, np.inf, -np.inf, 1e16, 1e-5
+    contrib[6:60] = contrib[60:114]  # repeated rows, as rows missing the same features give
+    features = ["b", "a", "zz", "a2", "c", "b"]  # a repeated name keeps its last value, as a dict does
+    expected = [
+        json.dumps({f: float(c) for f, c in zip(features, row, strict=True)}, sort_keys=True) for row in contrib
+    ]
+    assert _contributions_json(features, contrib).tolist() == expected
+    assert _contributions_json(features, contrib[:0]).tolist() == []
+    assert _contributions_json([], contrib[:2, :0]).tolist() == ["{}", "{}"]
