@@ -17,6 +17,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
+from functools import cache
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -157,7 +160,8 @@ class Predictor:
         m = self.bundle.risks[risk]
         tree = self.trees[risk]
         x = self.matrix(m, features)
-        raw = tree.raw_score(tree.fill(x))
+        filled = tree.fill(x)
+        raw = tree.raw_score(filled)
         score = m.calibrator.apply(raw)
         low, high = m.calibrator.interval(raw)
         ladder = self.policy[risk]
@@ -173,41 +177,46 @@ class Predictor:
         # Only the explained rows get contributions; ``position`` maps a row to
         # its line in ``contrib`` (a full n x features matrix cost more than the
         # prediction itself at a million rows).
-        contrib = tree.contributions(x[need]) if need.any() else np.empty((0, len(m.features) + 1))
+        contrib = tree.contributions(x[need], filled[need]) if need.any() else np.empty((0, len(m.features) + 1))
         position = np.cumsum(need) - 1
         # The evidence families come from the policy's top reasons; the shown reasons
         # from the caller's ``top_k``. One ranking serves both when they are equal.
         rule_top = _top_contributions(contrib, self.policy.top_k_reasons)
         shown_top = rule_top if top_k == self.policy.top_k_reasons else _top_contributions(contrib, top_k)
-        family = np.array([BY_NAME[f].family for f in m.features], dtype=object)
         prior_remedy = _prior_remedy(risk, features)
 
-        # Rows below every threshold (nearly all of them) get no action and no
-        # explanation; only flagged and explained rows go through Python one by one.
+        # Rows below every threshold (nearly all of them) reach no action, whatever their
+        # evidence; only the flagged rows go through the policy one by one.
         action_names = [NO_ACTION, *(a.name for a in ladder.actions)]
         action_code = {a.name: k for k, a in enumerate(ladder.actions, start=1)}
         action = np.zeros(n, dtype=np.int8)
         human = np.zeros(n, dtype=bool)
         notes = np.empty(n, dtype=object)
         notes.fill("")
-        base = np.full(n, np.nan)
-        contributions = np.empty(n, dtype=object)
-        reasons = np.empty(n, dtype=object)
-        reasons.fill(_NO_REASONS)
-        for i in np.flatnonzero(need | flagged):
-            k = int(position[i]) if need[i] else -1
-            evidence = _evidence(m.features, contrib[k], rule_top[k], family, bool(prior_remedy[i])) if k >= 0 else None
-            act, note = self.policy.choose(risk, float(raw[i]), evidence or Evidence(None, prior_remedy=False))
+        judged = np.flatnonzero(flagged)
+        evidence = _evidence(m.features, contrib, rule_top, position[judged], need[judged], prior_remedy[judged])
+        for i, ev in zip(judged.tolist(), evidence, strict=True):
+            act, note = self.policy.choose(risk, float(raw[i]), ev)
             notes[i] = note
             if act is not None:
                 action[i] = action_code[act.name]
                 human[i] = act.requires_human
-            if k >= 0 and (explain == "all" or (explain == "flagged" and act is not None)):
-                base[i] = float(contrib[k, -1])
-                contributions[i] = json.dumps(
-                    {f: float(c) for f, c in zip(m.features, contrib[k, :-1], strict=True)}, sort_keys=True
-                )
-                reasons[i] = self._reasons(m, x[i], contrib[k], shown_top[k])
+
+        # The explanations, column-wise for all shown rows at once.
+        if explain == "all":
+            shown = need
+        elif explain == "flagged":
+            shown = need & (action > 0)
+        else:
+            shown = np.zeros(n, dtype=bool)
+        lines = position[shown]
+        base = np.full(n, np.nan)
+        base[shown] = contrib[lines, -1]
+        contributions = np.empty(n, dtype=object)
+        contributions[shown] = _contributions_json(m.features, contrib[lines, :-1])
+        reasons = np.empty(n, dtype=object)
+        reasons.fill(_NO_REASONS)
+        reasons[shown] = _reasons(m, x[shown], contrib[lines], shown_top[0][lines], shown_top[1][lines])
         return pd.DataFrame(
             {
                 "account_id": features["account_id"].astype("str").array,
@@ -225,27 +234,6 @@ class Predictor:
             }
         )
 
-    def _reasons(self, m: RiskModel, row: np.ndarray, contrib: np.ndarray, top: np.ndarray) -> list[dict[str, Any]]:
-        """Top features pushing towards abuse (``top``: their columns, largest first),
-        each as words with the account's own number."""
-        out = []
-        for j in top:
-            c = float(contrib[j])
-            name = m.features[j]
-            v = float(row[j]) if np.isfinite(row[j]) else None
-            ref = m.reference.get(name)
-            out.append(
-                {
-                    "feature": name,
-                    "value": v,
-                    "contribution": c,
-                    "percentile": ref.percentile(v) if ref is not None else None,
-                    "text_en": reason_text(name, v, ref, "en"),
-                    "text_zh": reason_text(name, v, ref, "zh"),
-                }
-            )
-        return out
-
 
 def _text(values: pa.Array) -> pd.api.extensions.ExtensionArray:
     """A pandas ``str`` column built in Arrow (a million Python strings cost more than the prediction)."""
@@ -257,18 +245,42 @@ def _constant_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
 
 
 def _evidence(
-    features: list[str], contrib: np.ndarray, top: np.ndarray, family: np.ndarray, prior_remedy: bool
-) -> Evidence:
-    """What the human gates read from one explained row."""
-    positive = np.clip(contrib[:-1], 0.0, None)
-    total = float(positive.sum())
-    j = int(np.argmax(positive))
-    return Evidence(
-        families=frozenset(set(family[top]) - CONTEXT_FAMILIES),
-        top_feature=features[j] if total > 0 else None,
-        top_share=float(positive[j] / total) if total > 0 else None,
-        prior_remedy=prior_remedy,
+    features: list[str],
+    contrib: np.ndarray,
+    top: tuple[np.ndarray, np.ndarray],
+    lines: np.ndarray,
+    explained: np.ndarray,
+    prior_remedy: np.ndarray,
+) -> list[Evidence]:
+    """What the human gates read from each judged row: its line in ``contrib`` (``lines``) when
+    ``explained``; an unexplained row shows no evidence, so it passes no gate."""
+    lines = lines[explained]
+    positive = np.clip(contrib[lines, :-1], 0.0, None)
+    total = positive.sum(axis=1)
+    j = np.argmax(positive, axis=1) if len(lines) else np.zeros(0, dtype=np.intp)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = positive[np.arange(len(lines)), j] / total
+    order, keep = top
+    family = np.array([BY_NAME[f].family for f in features], dtype=object)
+    found = (
+        Evidence(
+            families=frozenset(set(family[o[k]]) - CONTEXT_FAMILIES),
+            top_feature=features[jj] if t > 0 else None,
+            top_share=sh if t > 0 else None,
+            prior_remedy=remedy,
+        )
+        for o, k, t, jj, sh, remedy in zip(
+            order[lines],
+            keep[lines],
+            total.tolist(),
+            j.tolist(),
+            share.tolist(),
+            prior_remedy[explained].tolist(),
+            strict=True,
+        )
     )
+    unexplained = Evidence(None, prior_remedy=False)
+    return [next(found) if e else unexplained for e in explained.tolist()]
 
 
 def _prior_remedy(risk: str, features: pd.DataFrame) -> np.ndarray:
@@ -286,14 +298,140 @@ def _prior_remedy(risk: str, features: pd.DataFrame) -> np.ndarray:
     return (remedies > 0) & (behaviour_after > 0)
 
 
-def _top_contributions(contrib: np.ndarray, top_k: int) -> list[np.ndarray]:
-    """Per row of ``contrib`` (features, then the base), the columns of its ``top_k``
-    largest positive contributions, largest first (ties in feature order)."""
-    if not len(contrib):
-        return []
+def _top_contributions(contrib: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``contrib`` (features, then the base), the columns of its ``top_k`` largest
+    contributions, largest first (ties in feature order), and which of them are positive:
+    row ``i``'s reasons are ``order[i][positive[i]]``."""
     order = np.argsort(-contrib[:, :-1], axis=1, kind="stable")[:, :top_k]
     positive = np.take_along_axis(contrib[:, :-1], order, axis=1) > 0
-    return [o[p] for o, p in zip(order, positive, strict=True)]
+    return order, positive
+
+
+# Explanations are built one feature (a column) at a time for every explained row. What stays
+# per value is Python's own float formatting (``float.__repr__`` for the JSON, ``format`` for a
+# sentence): nothing else rounds exactly as it does; it is mapped over whole columns in C.
+
+_REASON_KEYS = ("feature", "value", "contribution", "percentile", "text_en", "text_zh")
+
+
+def _object_array(values: list[Any]) -> np.ndarray:
+    """A 1-d object array holding ``values`` as they are (``np.array`` would unpack lists)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _json_floats(values: np.ndarray) -> np.ndarray:
+    """``values`` (any shape) as ``json.dumps`` writes floats (``float.__repr__``; ``NaN``,
+    ``Infinity``): one ``repr`` per distinct bit pattern (half of all contributions are 0, and rows
+    that miss the same features share many more), so -0.0 stays "-0.0"."""
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64).ravel()
+    distinct, inverse = np.unique(bits, return_inverse=True)
+    floats = distinct.view(np.float64)
+    text = _object_array(list(map(float.__repr__, floats.tolist())))
+    for k in np.flatnonzero(~np.isfinite(floats)).tolist():
+        v = float(floats[k])
+        text[k] = "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+    return text[inverse.ravel()].reshape(values.shape)
+
+
+def _contributions_json(features: list[str], contrib: np.ndarray) -> np.ndarray:
+    """Per row of ``contrib`` (the features' columns), ``json.dumps({feature: contribution},
+    sort_keys=True)``."""
+    n = len(contrib)
+    last = {f: j for j, f in enumerate(features)}  # a dict keeps a repeated key's last value
+    if not last:
+        return _object_array(["{}"] * n)
+    keys = sorted(last)
+    text = _json_floats(contrib[:, [last[name] for name in keys]])
+    parts: list[Any] = []
+    for k, name in enumerate(keys):
+        parts.append(repeat(("{" if k == 0 else ", ") + json.dumps(name) + ": ", n))
+        parts.append(text[:, k].tolist())
+    parts.append(repeat("}", n))
+    return _object_array(list(map("".join, zip(*parts, strict=True))))
+
+
+def _reasons(m: RiskModel, x: np.ndarray, contrib: np.ndarray, order: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Per explained row (``x`` its raw values, ``contrib`` its contributions), its reasons
+    ``order[i][keep[i]]`` (largest first) as words with the account's own number: a list of
+    dicts per row."""
+    counts = keep.sum(axis=1)
+    cols = order[keep]  # row by row, each row's reasons in order
+    at = np.repeat(np.arange(len(x)), counts)
+    values = x[at, cols]
+    value = values.astype(object)
+    value[~np.isfinite(values)] = None
+    percentile = np.empty(len(cols), dtype=object)
+    text_en = np.empty(len(cols), dtype=object)
+    text_zh = np.empty(len(cols), dtype=object)
+    for j in np.unique(cols).tolist():
+        name = m.features[j]
+        here = cols == j
+        ref = m.reference.get(name)
+        percentile[here] = _percentiles(ref, values[here])
+        text_en[here] = _sentences(name, values[here], ref, "en")
+        text_zh[here] = _sentences(name, values[here], ref, "zh")
+    names = np.array(m.features, dtype=object)[cols]
+    columns = (names, value, contrib[at, cols], percentile, text_en, text_zh)
+    flat = list(map(dict, map(zip, repeat(_REASON_KEYS), zip(*(c.tolist() for c in columns), strict=True))))
+    ends = np.cumsum(counts).tolist()
+    return _object_array(list(map(flat.__getitem__, map(slice, [0, *ends[:-1]], ends))))
+
+
+def _percentiles(reference: Reference | None, values: np.ndarray) -> np.ndarray:
+    """:meth:`Reference.percentile` of each value (None for no value), in one ``searchsorted``."""
+    out = np.empty(len(values), dtype=object)
+    if reference is None:
+        return out
+    qs = np.array([q for q in reference.quantiles if q is not None], dtype=np.float64)
+    known = np.isfinite(values)
+    if qs.size == 0 or not known.any():
+        return out
+    among_valued = np.searchsorted(qs, values[known], side="right") / qs.size
+    out[known] = (among_valued * (1.0 - reference.null_share) * 100.0).astype(object)
+    return out
+
+
+def _sentences(feature: str, values: np.ndarray, reference: Reference | None, lang: str) -> np.ndarray:
+    """:func:`reason_text` of each value of one feature: the template's pieces joined column-wise."""
+    out = np.empty(len(values), dtype=object)
+    known = np.isfinite(values)
+    if not known.all():
+        out[~known] = reason_text(feature, None, reference, lang)
+    if not known.any():
+        return out
+    f = BY_NAME[feature]
+    template = f.template_en if lang == "en" else f.template_zh
+    p99 = reference.p99 if reference is not None else None
+    if p99 is None:
+        template = _P99_CLAUSE.sub("", template)
+    given = values[known].tolist()
+    n = len(given)
+    pieces = _template_pieces(template)
+    if pieces is None:  # beyond plain {value:spec} and {p99:spec} fields: as reason_text does, value by value
+        out[known] = [template.format(value=v, p99=p99 if p99 is not None else 0.0) for v in given]
+        return out
+    parts: list[Any] = [repeat("", n)]
+    for literal, field, spec in pieces:
+        if literal:
+            parts.append(repeat(literal, n))
+        if field == "value":
+            parts.append(map(format, given, repeat(spec)))
+        elif field == "p99":
+            parts.append(repeat(format(p99 if p99 is not None else 0.0, spec), n))
+    out[known] = _object_array(list(map("".join, zip(*parts, strict=True))))
+    return out
+
+
+@cache
+def _template_pieces(template: str) -> tuple[tuple[str, str | None, str], ...] | None:
+    """A template as (literal, field, format spec) pieces; None when it has a field beyond a plain
+    ``value`` or ``p99`` with a format spec (a conversion, an index, a nested spec)."""
+    pieces = []
+    for literal, field, spec, conversion in string.Formatter().parse(template):
+        if field is not None and (field not in ("value", "p99") or conversion or "{" in (spec or "")):
+            return None
+        pieces.append((literal, field, spec or ""))
+    return tuple(pieces)
 
 
 def to_arrow(scores: pd.DataFrame) -> pa.Table:
