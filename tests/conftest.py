@@ -85,6 +85,46 @@ def complaints_labels(root: Path) -> None:
     labels[labels["source"] != "random_audit"].to_parquet(path, index=False)
 
 
+# Accounts that are not abusers of either kind (the realistic platform's human heavy likers too),
+# and each risk's abusers, in the simulator's truth file.
+ORDINARY = {"ordinary", "unhappy_customer", "power_liker", "heavy_liker"}
+ABUSERS = {"extortion": {"extortion_crew"}, "fake_engagement": {"automated_liker", "automated_liker_evasive"}}
+
+
+def rules_on_unlabelled_abusers(
+    scores: pd.DataFrame, features: pd.DataFrame, populations: pd.DataFrame, labels: pd.DataFrame
+) -> list[tuple[str, str, int, float, float]]:
+    """Each platform rule against the model on the population it acts on: among the abusers never
+    labelled (the model never saw them), the share each finds when the model may flag no more
+    ordinary accounts than the rule does. (risk, rule, the rule's false positives, model's recall,
+    rule's recall) per rule of the default configuration."""
+    import numpy as np
+
+    from reviewguard.training.config import load_config
+
+    rules = load_config().rule_baselines
+    merged = features.merge(populations, on="account_id")
+    out = []
+    for risk, abusers in ABUSERS.items():
+        s = scores.loc[scores["risk"] == risk, ["account_id", "raw_score"]]
+        s = s.merge(merged, on="account_id", validate="one_to_one")
+        ordinary = s["population"].isin(ORDINARY).to_numpy()
+        labelled = labels.loc[labels["risk"] == risk, "account_id"]
+        unseen = (s["population"].isin(abusers) & ~s["account_id"].isin(labelled)).to_numpy()
+        assert unseen.sum() >= 5, (risk, unseen.sum())  # easy platforms: the queue labels most bots
+        margin = s["raw_score"].to_numpy()
+        ranked = np.sort(margin[ordinary])[::-1]
+        assert rules[risk], risk
+        for rule in rules[risk]:
+            flagged = (s[rule.feature].fillna(-np.inf) >= rule.min).to_numpy()
+            false_positives = int(flagged[ordinary].sum())
+            threshold = ranked[false_positives] if false_positives < len(ranked) else -np.inf
+            ours = margin > threshold
+            assert ours[ordinary].sum() <= false_positives
+            out.append((risk, rule.name, false_positives, float(ours[unseen].mean()), float(flagged[unseen].mean())))
+    return out
+
+
 COMPLAINT_PLATFORMS = [(seed, difficulty) for difficulty in ("easy", "realistic") for seed in QUALITY_SEEDS]
 
 
