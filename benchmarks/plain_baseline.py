@@ -113,7 +113,7 @@ HAND = [
 
 
 def run_seed(
-    accounts: int, days: int, seed: int, work: Path, difficulty: str
+    accounts: int, days: int, seed: int, work: Path, difficulty: str, config: Path | None = None
 ) -> dict[str, dict[str, dict[str, float]]]:
     root = work / f"p{seed}"
     simulate(SimConfig(accounts=accounts, days=days, seed=seed, difficulty=difficulty), root, overwrite=True)
@@ -131,7 +131,7 @@ def run_seed(
     t_hand = time.perf_counter() - t0
     ds_early = open_dataset(connect(), early)
     t0 = time.perf_counter()
-    trained = train_models(ds_early, load_config())
+    trained = train_models(ds_early, load_config(config))
     t_rg = time.perf_counter() - t0
     predictor = Predictor(trained.bundle)
     ds = open_dataset(connect(), root)
@@ -206,11 +206,15 @@ def main() -> None:
     p.add_argument("--accounts", type=int, default=20_000)
     p.add_argument("--days", type=int, default=60)
     p.add_argument("--seeds", type=int, nargs="+", default=[3, 11, 17])
+    p.add_argument("--config", type=Path, help="reviewguard's training config (default: the packaged defaults)")
     p.add_argument("--difficulty", choices=DIFFICULTIES, default="realistic", help="the simulator's difficulty preset")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "plain_baseline.json")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        runs = {seed: run_seed(args.accounts, args.days, seed, Path(tmp), args.difficulty) for seed in args.seeds}
+        runs = {
+            seed: run_seed(args.accounts, args.days, seed, Path(tmp), args.difficulty, args.config)
+            for seed in args.seeds
+        }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
