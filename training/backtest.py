@@ -20,6 +20,7 @@ from reviewguard.features import Feature
 from reviewguard.model.explain import TreeModel
 from reviewguard.training.config import BacktestConfig
 from reviewguard.training.learner import best_rounds, fit_booster, loss_curve
+from reviewguard.training.unlabelled import UNLABELLED_SOURCE
 
 
 @dataclass
@@ -108,6 +109,7 @@ def run_backtest(
     """
     y = rows["label"].to_numpy()
     t = rows["decided_at"].to_numpy()
+    source = rows["source"].to_numpy()
     folds, notes = make_folds(rows, cfg)
     fold_of = np.full(len(rows), -1, dtype=np.int64)
     margin = np.full(len(rows), np.nan)
@@ -116,6 +118,13 @@ def run_backtest(
         order = f.train[np.argsort(t[f.train], kind="stable")]
         cut = int(len(order) * (1 - cfg.early_stopping_share))
         fit, held = order[:cut], order[cut:]
+        # The tree count is chosen on the labels' own held-out loss: presumed negatives (the
+        # positive-unlabelled sample) are mostly accounts without any of the behaviour in question,
+        # whose loss falls within the first trees and would stop the boosting before the model
+        # tells abusers from the queue's real negatives.
+        labelled = held[source[held] != UNLABELLED_SOURCE]
+        if (y[labelled] == 0).sum() >= 1:
+            held = labelled
         if y[held].sum() >= 1 and (y[held] == 0).sum() >= 1 and y[fit].sum() >= 2:
             held_out = (x[held], y[held])
             curves.append(loss_curve(x[fit], y[fit], held_out, features=features, lgb_cfg=lgb_cfg, seed=seed))
