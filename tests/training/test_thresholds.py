@@ -290,3 +290,19 @@ def test_a_config_value_of_the_wrong_type_is_refused_naming_key_and_type(overrid
 
     with pytest.raises(ConfigError, match=message):
         load_config(overrides=override)
+
+
+def test_positives_are_not_up_weighted_against_the_unlabelled_sample() -> None:
+    """Under positive-unlabelled learning 'auto' is 1 (counting every presumed negative weighed a
+    positive ~20x and stopped the boosting early); other label sets and explicit values unchanged."""
+    from reviewguard.training.pipeline import _lightgbm_for
+    from reviewguard.training.unlabelled import UNLABELLED_SOURCE
+
+    lgb_cfg = load_config().lightgbm
+    assert lgb_cfg["scale_pos_weight"] == "auto"
+    queue = pd.DataFrame({"label": [1, 0, 0], "source": ["confirmed_case", "manual_review", "manual_review"]})
+    sampled = pd.concat([queue, pd.DataFrame({"label": [0] * 12, "source": [UNLABELLED_SOURCE] * 12})])
+    assert _lightgbm_for(lgb_cfg, queue)["scale_pos_weight"] == "auto"
+    assert _lightgbm_for(lgb_cfg, sampled)["scale_pos_weight"] == 1.0
+    assert _lightgbm_for({**lgb_cfg, "scale_pos_weight": 2.5}, sampled)["scale_pos_weight"] == 2.5
+    assert lgb_cfg["scale_pos_weight"] == "auto"  # the configuration itself is not changed
