@@ -25,7 +25,9 @@ import queue
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def _rss() -> float:
@@ -38,6 +40,14 @@ def _load(model: str):
 
     bundle, meta = download_bundle(model)
     return Predictor(bundle, model_uri=model, model_version=meta["model_version"])
+
+
+def _timed(best: dict[str, float], name: str, call: Callable[[], Any]) -> Any:
+    """``call()``, keeping in ``best[name]`` the shortest time it has taken so far."""
+    t0 = time.perf_counter()
+    out = call()
+    best[name] = min(best.get(name, float("inf")), time.perf_counter() - t0)
+    return out
 
 
 def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
@@ -60,14 +70,11 @@ def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
     # Alternating rounds after a warm-up, best of three each: the machine is noisy
     # and the first call pays one-off costs (allocations, LightGBM's thread pool).
     predictor.predict(feats.head(10_000), explain="none")
-    ours = bare = float("inf")
+    best: dict[str, float] = {}
     for _ in range(3):
-        t0 = time.perf_counter()
-        scores = predictor.predict(feats, explain="none")
-        ours = min(ours, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        bare_predict()
-        bare = min(bare, time.perf_counter() - t0)
+        scores = _timed(best, "ours", lambda: predictor.predict(feats, explain="none"))
+        _timed(best, "bare", bare_predict)
+    ours, bare = best["ours"], best["bare"]
 
     # Explanations on the highest-scored rows, as a moderation queue would see them.
     top = scores.sort_values("score", ascending=False).drop_duplicates("account_id").head(explain_rows)
@@ -93,24 +100,15 @@ def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
     # build (cold: a new process, or combinations it has not met) and kept from the round before
     # (warm: the next chunk of a batch), then bare pred_contrib, then the parts (warm).
     predictor.predict(rows.head(500), explain="all")
-    ours_explain = ours_cold = contrib = unexplained = contrib_only = float("inf")
     for _ in range(3):
         forget_resolved()
-        t0 = time.perf_counter()
-        predictor.predict(rows, explain="all")
-        ours_cold = min(ours_cold, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        predictor.predict(rows, explain="all")
-        ours_explain = min(ours_explain, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        bare_contrib()
-        contrib = min(contrib, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        predictor.predict(rows, explain="none")
-        unexplained = min(unexplained, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        contributions_only()
-        contrib_only = min(contrib_only, time.perf_counter() - t0)
+        _timed(best, "ours_cold", lambda: predictor.predict(rows, explain="all"))
+        _timed(best, "ours_explain", lambda: predictor.predict(rows, explain="all"))
+        _timed(best, "contrib", bare_contrib)
+        _timed(best, "unexplained", lambda: predictor.predict(rows, explain="none"))
+        _timed(best, "contrib_only", contributions_only)
+    ours_explain, ours_cold, contrib = best["ours_explain"], best["ours_cold"], best["contrib"]
+    unexplained, contrib_only = best["unexplained"], best["contrib_only"]
     max_diff = 0.0
     tree_explainer = 0.0
     for m in predictor.bundle.risks.values():
