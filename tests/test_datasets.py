@@ -111,19 +111,23 @@ def test_a_ragged_line_is_refused_with_its_number_and_field_counts(tmp_path: Pat
         parsed("201 0 5.0 1 2011-06-08\n202 0 5.0 1\n")
 
 
-def test_no_id_ever_becomes_a_feature(tmp_path: Path) -> None:
-    """Ids in these files leak the label (file order); relabelling every id must change no feature."""
-    rng = np.random.default_rng(1)
-    n = 400
-    base = pd.DataFrame(
+def _random_reviews(rng: np.random.Generator, n: int, *, users: int, products: int, spam_share: float) -> pd.DataFrame:
+    """``n`` parsed Yelp reviews over two years, ``spam_share`` of them filtered (label -1)."""
+    return pd.DataFrame(
         {
-            "user_id": rng.integers(0, 150, n).astype(str),
-            "product_id": rng.integers(0, 12, n).astype(str),
+            "user_id": rng.integers(0, users, n).astype(str),
+            "product_id": rng.integers(0, products, n).astype(str),
             "rating": rng.integers(1, 6, n).astype(float),
-            "label": rng.choice([-1, 1], n),
+            "label": rng.choice([-1, 1], n, p=[spam_share, 1 - spam_share]),
             "date": pd.Timestamp("2011-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
         }
     )
+
+
+def test_no_id_ever_becomes_a_feature(tmp_path: Path) -> None:
+    """Ids in these files leak the label (file order); relabelling every id must change no feature."""
+    rng = np.random.default_rng(1)
+    base = _random_reviews(rng, 400, users=150, products=12, spam_share=0.5)
     users = {
         u: str(v)
         for u, v in zip(sorted(base.user_id.unique()), rng.permutation(10_000)[: base.user_id.nunique()], strict=True)
@@ -222,16 +226,9 @@ def test_training_rows_are_the_features_scoring_computes_at_the_same_moment(tmp_
 
 def test_training_on_labels_decided_at_one_moment_says_why_it_cannot_backtest(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
-    n = 3000
-    frame = pd.DataFrame(
-        {
-            "user_id": rng.integers(0, 800, n).astype(str),
-            "product_id": rng.integers(0, 30, n).astype(str),
-            "rating": rng.integers(1, 6, n).astype(float),
-            "label": rng.choice([-1, 1], n, p=[0.3, 0.7]),
-            "date": pd.Timestamp("2011-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
-        }
-    ).drop_duplicates(["user_id", "product_id"])
+    frame = _random_reviews(rng, 3000, users=800, products=30, spam_share=0.3).drop_duplicates(
+        ["user_id", "product_id"]
+    )
     ds = open_dataset(connect(), write(yelp_to_contract(frame), tmp_path / "d"), risks=("review_spam",))
     with pytest.raises(TrainingDataError, match="decided at one moment"):
         train_models(ds, load_config("yelp"))
