@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,11 @@ def cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
     r = runner.invoke(app, args, env=env)
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     return r.exit_code, r.output
+
+
+def flat(output: str) -> str:
+    """The output with Rich's line wrapping undone: each run of whitespace one space."""
+    return " ".join(output.split())
 
 
 def copy_platform(src: Path, dest: Path) -> Path:
@@ -227,3 +233,46 @@ def test_a_bare_preset_name_is_the_preset_and_a_path_is_the_file(
     assert code == 1 and "config file ./yelp: is a folder, not a TOML file" in output, output
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert "A bare preset name is always the preset" in " ".join(result.output.replace("│", " ").split())
+
+
+def yelp_dataset(folder: Path) -> Path:
+    """A four-account Yelp-format dataset (risk review_spam), written by `reviewguard datasets yelp`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "y.txt").write_text(YELP_LINES)
+    code, output = cli(["datasets", "yelp", "--input", str(folder / "y.txt"), "--out", str(folder / "yelp-data")])
+    assert code == 0, output
+    return folder / "yelp-data"
+
+
+def test_validate_checks_labels_against_the_risks_of_the_config_train_would_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: `validate` had no --config, so a Yelp dataset always failed on labels.risk
+    (checked against the default risks) although `train --config yelp` accepts it."""
+    data = yelp_dataset(tmp_path / "y")
+    code, output = cli(["validate", str(data)])
+    assert code == 1, output
+    assert "labels.risk: must be one of extortion, fake_engagement (4 rows); found review_spam" in flat(output)
+    assert "validate and train with --config yelp" in flat(output)
+    code, output = cli(["validate", str(data), "--config", "yelp"])
+    assert code == 0 and "ok: the dataset is usable." in output, output
+    assert "labels │ labels.parquet │ 4 │ 4 │ ok" in flat(output)
+    # The semantics of train's --config: a path is a file; the labels are checked against its risks.
+    declares = tmp_path / "spam.toml"
+    declares.write_text(resources.files("reviewguard").joinpath("defaults/yelp.toml").read_text(encoding="utf-8"))
+    code, output = cli(["validate", str(data), "--config", str(declares)])
+    assert code == 0, output
+    (tmp_path / "other.toml").write_text("[backtest]\nfolds = 3\n")  # a config that does not declare review_spam
+    code, output = cli(["validate", str(data), "--config", str(tmp_path / "other.toml")])
+    assert code == 1 and "found review_spam" in flat(output), output
+    monkeypatch.chdir(tmp_path)
+    Path("yelp").write_bytes(b"\xff not a config [[[")
+    code, output = cli(["validate", str(data), "--config", "yelp"])
+    assert code == 0, output
+    assert "--config yelp is the packaged preset yelp, not the file yelp in the working directory" in flat(output)
+    code, output = cli(["validate", str(data), "--config", "./yelp"])
+    assert code == 2 and "error: ./yelp: not UTF-8 text" in output and "Traceback" not in output, output
+    code, output = cli(["validate", str(data), "--config", "missing.toml"])
+    assert code == 2 and "error: config file missing.toml does not exist" in output, output
+    result = runner.invoke(app, ["validate", "--help"], env={"COLUMNS": "200"})
+    assert "A bare preset name is always the preset" in flat(result.output.replace("│", " "))

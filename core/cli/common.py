@@ -6,7 +6,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from reviewguard.contract import TABLES
 from reviewguard.errors import ReviewguardError
 from reviewguard.reader import DEFAULT_MEMORY_LIMIT
+
+if TYPE_CHECKING:
+    from reviewguard.training.config import TrainConfig
 
 # MLflow's download bars would interleave with ours.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -33,6 +36,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MemoryLimit = Annotated[str, typer.Option(help="DuckDB memory limit; beyond it DuckDB spills to a temporary folder.")]
 Quarantine = Annotated[Path | None, typer.Option(help="Set bad rows aside here (one Parquet per table) and go on.")]
+# A str, not a Path: Path("./yelp") is Path("yelp"), and the spelling decides preset or file.
+Config = Annotated[
+    str | None,
+    typer.Option(
+        metavar="FILE|PRESET",
+        help="TOML file overriding the defaults (see `reviewguard config`), or a packaged preset by its bare "
+        "name: yelp. A bare preset name is always the preset, even when a file of that name is in the "
+        "working directory (a warning says so); for such a file, write a path: ./yelp.",
+    ),
+]
 
 
 def say_error(message: str) -> None:
@@ -96,6 +109,28 @@ def require_store_folder(*, create: bool = False) -> None:
         f"MLflow tracking store {uri}: the folder {path.parent} does not exist, so this would be a new, empty "
         "store; fix MLFLOW_TRACKING_URI, or pass --create-store to create it"
     )
+
+
+def load_cli_config(config: str | None) -> TrainConfig:
+    """The training configuration ``--config`` names, with a warning when a bare preset name passes over
+    a file of that name in the working directory."""
+    from reviewguard.training.config import is_preset, load_config
+
+    if config is not None and is_preset(config) and Path(config).is_file():
+        console.print(
+            f"[yellow]warning:[/] --config {config} is the packaged preset {config}, not the file {config} "
+            f"in the working directory; to use that file, pass --config ./{config}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return load_config(config)
+
+
+def configured_risks(cfg: TrainConfig) -> tuple[str, ...]:
+    """The risks labels may name: the contract's and those the configuration declares."""
+    from reviewguard.contract import DEFAULT_RISKS
+
+    return tuple(sorted({*DEFAULT_RISKS, *cfg.risk_features}))
 
 
 def load_model(uri: str) -> Any:

@@ -13,13 +13,16 @@ from rich.table import Table as RichTable
 
 from reviewguard.cli.common import (
     WITHOUT_LABELS,
+    Config,
     MemoryLimit,
     Quarantine,
     _open,
     _parse_time,
     app,
+    configured_risks,
     console,
     friendly_errors,
+    load_cli_config,
     out,
     progress_bar,
     say_error,
@@ -78,18 +81,29 @@ def validate(
     quarantine: Quarantine = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")] = None,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
+    config: Config = None,
 ) -> None:
     """Check a dataset against the data contract and print a report per table.
 
+    Labels may name the risks of the training configuration (--config, as for
+    `reviewguard train`): the defaults' without it, review_spam with --config yelp.
+
     Exit code 0: usable. 1: rows break rules (fix them or use --quarantine).
-    2: a column-level problem (missing table or column, unconvertible type).
+    2: a column-level problem (missing table or column, unconvertible type),
+    or a --config that cannot be read.
     """
     from reviewguard.checks import preset_hints
-    from reviewguard.errors import ContractError
+    from reviewguard.errors import ConfigError, ContractError
     from reviewguard.reader import ValidationReport, load_dataset, write_quarantine
 
     try:
-        ds = load_dataset(data, memory_limit=memory_limit, bad_rows="quarantine")
+        cfg = load_cli_config(config)
+    except ConfigError as exc:
+        # Not a verdict on the data (exit 1 would read as "rows break rules"): nothing was checked.
+        say_error(str(exc))
+        raise typer.Exit(2) from None
+    try:
+        ds = load_dataset(data, memory_limit=memory_limit, bad_rows="quarantine", risks=configured_risks(cfg))
         report = ds.report
     except ContractError as exc:
         if not isinstance(exc.report, ValidationReport):

@@ -10,12 +10,15 @@ from typing import Annotated, Any
 import typer
 
 from reviewguard.cli.common import (
+    Config,
     MemoryLimit,
     Quarantine,
     _open,
     app,
+    configured_risks,
     console,
     friendly_errors,
+    load_cli_config,
     out,
     require_store_folder,
 )
@@ -58,15 +61,7 @@ def _log_kept(folder: Path, *, experiment: str, register_as: str | None, client:
 @friendly_errors
 def train(
     data: Annotated[Path, typer.Option(help="Dataset folder with a labels table.")],
-    config: Annotated[
-        str | None,
-        typer.Option(
-            metavar="FILE|PRESET",
-            help="TOML file overriding the defaults (see `reviewguard config`), or a packaged preset by its bare "
-            "name: yelp. A bare preset name is always the preset, even when a file of that name is in the "
-            "working directory (a warning says so); for such a file, write a path: ./yelp.",
-        ),
-    ] = None,
+    config: Config = None,
     experiment: Experiment = "reviewguard",
     register_as: RegisterAs = "reviewguard",
     quarantine: Quarantine = None,
@@ -87,29 +82,19 @@ def train(
     and `reviewguard log-run FOLDER` logs it later. The last line printed is the
     registered model URI (models:/NAME/VERSION).
     """
-    from reviewguard.contract import DEFAULT_RISKS
     from reviewguard.model.store import connect_tracking
     from reviewguard.reader import read_simulator_truth
-    from reviewguard.training.config import is_preset, load_config
     from reviewguard.training.pipeline import train_models
     from reviewguard.training.report import report_markdown
     from reviewguard.training.tracking import keep_run
 
-    if config is not None and is_preset(config) and Path(config).is_file():
-        console.print(
-            f"[yellow]warning:[/] --config {config} is the packaged preset {config}, not the file {config} "
-            f"in the working directory; to use that file, pass --config ./{config}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    cfg = load_config(config)
+    cfg = load_cli_config(config)
     runs_dir = keep_local or Path(os.environ.get("REVIEWGUARD_RUNS_DIR") or DEFAULT_RUNS_DIR)
     if runs_dir.exists() and not runs_dir.is_dir():
         raise ReviewguardError(f"--keep-local {runs_dir}: exists and is not a folder")
     require_store_folder(create=create_store)
     client = connect_tracking()  # fail fast, before hours of work
-    risks = tuple(sorted({*DEFAULT_RISKS, *cfg.risk_features}))
-    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, risks=risks)
+    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, risks=configured_risks(cfg))
     with console.status("training"):
         result = train_models(ds, cfg, populations=read_simulator_truth(data))
     out.print(report_markdown(result), markup=False, highlight=False)
