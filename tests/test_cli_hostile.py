@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -276,3 +277,23 @@ def test_validate_checks_labels_against_the_risks_of_the_config_train_would_use(
     assert code == 2 and "error: config file missing.toml does not exist" in output, output
     result = runner.invoke(app, ["validate", "--help"], env={"COLUMNS": "200"})
     assert "A bare preset name is always the preset" in flat(result.output.replace("│", " "))
+
+
+def test_yelp_collected_on_after_today_is_refused_naming_the_option(tmp_path: Path) -> None:
+    """Found in review: --collected-on 9999-12-31 was accepted and dated every label in the future."""
+    (tmp_path / "y.txt").write_text(YELP_LINES)
+    out = tmp_path / "o"
+    args = ["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(out), "--collected-on"]
+    today = datetime.now(UTC).date()
+    for value in ("9999-12-31", (today + timedelta(days=1)).isoformat()):
+        code, output = cli([*args, value])
+        if value != "9999-12-31" and datetime.now(UTC).date() != today:
+            continue  # midnight UTC passed during the run: that day is today now
+        assert code == 2 and "Traceback" not in output, output
+        errors = [line for line in output.splitlines() if line.strip()]
+        assert errors == [f"error: --collected-on {value!r} must not be after today ({today.isoformat()}, UTC)"]
+        assert not out.exists()
+    code, output = cli([*args, today.isoformat()])  # today is not in the future
+    assert code == 0, output
+    labels = pd.read_parquet(out / "labels.parquet")
+    assert (labels.decided_at == pd.Timestamp(today, tz="UTC")).all()

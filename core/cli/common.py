@@ -48,6 +48,10 @@ Config = Annotated[
 ]
 
 
+class OptionError(ReviewguardError):
+    """An option's value breaks its rule: a usage error, exit 2 like Click's own."""
+
+
 def say_error(message: str) -> None:
     """``error: ...`` on stderr, never wrapped (one line stays one line), user text never read as markup."""
     console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
@@ -67,6 +71,9 @@ def friendly_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
             raise
+        except OptionError as exc:
+            say_error(str(exc))
+            raise typer.Exit(2) from None
         except ReviewguardError as exc:
             say_error(str(exc))
             raise typer.Exit(1) from None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from reviewguard.cli.common import (
     WITHOUT_LABELS,
     Config,
     MemoryLimit,
+    OptionError,
     Quarantine,
     _open,
     _parse_time,
@@ -240,7 +242,10 @@ def datasets_yelp(
     ] = "end_of_data",
     collected_on: Annotated[
         str | None,
-        typer.Option("--collected-on", help="With end_of_data: the collection date (YYYY-MM-DD), after every review."),
+        typer.Option(
+            "--collected-on",
+            help="With end_of_data: the collection date (YYYY-MM-DD), after every review and not after today (UTC).",
+        ),
     ] = None,
 ) -> None:
     """Yelp filtered-review metadata -> accounts, reviews and labels (risk review_spam).
@@ -273,12 +278,17 @@ def datasets_yelp(
 
 
 def _calendar_date(value: str, option: str) -> date:
-    """An ISO calendar date, spelt YYYY-MM-DD and nothing else."""
+    """A collection date: an ISO calendar date, spelt YYYY-MM-DD and nothing else, not after today (UTC)."""
     # date.fromisoformat also reads 20130101 and week dates (2013-W01-1): a form the help does
     # not promise, so a typo of the one it does could pass as another date.
-    try:
-        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-            return date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise ReviewguardError(f"{option} {value!r} is not an ISO calendar date YYYY-MM-DD (e.g. 2013-05-01)")
+    day: date | None = None
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        with contextlib.suppress(ValueError):  # 2013-02-30
+            day = date.fromisoformat(value)
+    if day is None:
+        raise OptionError(f"{option} {value!r} is not an ISO calendar date YYYY-MM-DD (e.g. 2013-05-01)")
+    # Data cannot have been collected in the future (the Yelp reader's rule for review dates, too).
+    today = datetime.now(UTC).date()
+    if day > today:
+        raise OptionError(f"{option} {value!r} must not be after today ({today.isoformat()}, UTC)")
+    return day
