@@ -86,10 +86,16 @@ def test_a_sqlite_store_in_a_missing_folder_is_refused_unless_asked(small_platfo
     assert code == 1 and "does not exist" in output and not store.parent.exists()
     code, output = cli(["promote", "x", "--data", str(small_platform)], env=env)
     assert code == 1 and "does not exist" in output and not store.parent.exists()
-    # asked to create it: the folder is made and the run goes on to the next problem (here, no data)
+    # asked to create it: data that cannot be read stops the run first, and nothing is created
     code, output = cli(["train", "--data", str(tmp_path / "no-data"), "--create-store"], env=env)
-    assert store.parent.is_dir()
     assert code == 1 and "no-data does not exist" in output
+    assert not store.parent.exists()
+    # with data that passes validation, the folder is made and the run goes on to the next problem
+    # (here, the Yelp preset's 20 positives for a backtest, which four accounts do not have)
+    data = yelp_dataset(tmp_path / "y")
+    code, output = cli(["train", "--data", str(data), "--config", "yelp", "--create-store"], env=env)
+    assert store.parent.is_dir()
+    assert code == 1 and "a backtest needs at least 20 positives" in output, output
 
 
 # ------------------------------------------------------------------ 16.6 labels are not read where unused
@@ -297,3 +303,30 @@ def test_yelp_collected_on_after_today_is_refused_naming_the_option(tmp_path: Pa
     assert code == 0, output
     labels = pd.read_parquet(out / "labels.parquet")
     assert (labels.decided_at == pd.Timestamp(today, tz="UTC")).all()
+
+
+def test_a_failed_train_leaves_no_mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: `train` opened (so created) the MLflow store before it read the data, so bad or
+    missing data left an empty mlflow.db behind. Data and config are now read first."""
+    data = yelp_dataset(tmp_path / "y")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default store: ./mlflow.db
+    monkeypatch.delenv("REVIEWGUARD_RUNS_DIR", raising=False)
+    (work / "broken.toml").write_text("[[[")
+    for args, message in (
+        (["--data", str(tmp_path / "no-data")], f"dataset folder {tmp_path / 'no-data'} does not exist"),
+        (["--data", str(data)], "column risk: must be one of extortion, fake_engagement"),
+        (["--data", str(data), "--config", "broken.toml"], "broken.toml: not valid TOML"),
+        (["--data", str(data), "--create-store"], "found review_spam"),
+    ):
+        code, output = cli(["train", *args])
+        assert code == 1 and message in flat(output) and "Traceback" not in output, output
+        assert sorted(p.name for p in work.iterdir()) == ["broken.toml"], args  # no mlflow.db, mlruns, runs folder
+    # The same with a SQLite store named by MLFLOW_TRACKING_URI, whose folder --create-store would make.
+    store = tmp_path / "stores" / "mlflow.db"
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
+    code, output = cli(["train", "--data", str(data), "--create-store"], env=env)
+    assert code == 1 and "found review_spam" in output, output
+    assert not store.parent.exists()

@@ -98,24 +98,35 @@ def friendly_errors(fn: F) -> F:
 WITHOUT_LABELS = tuple(t for t in TABLES if t != "labels")
 
 
-def require_store_folder(*, create: bool = False) -> None:
-    """A SQLite tracking store whose folder is missing is a typo, not a new store: refuse unless asked."""
+def missing_store_folder(*, create: bool = False) -> Path | None:
+    """The folder of a SQLite tracking store that does not exist yet, to be created (``create``), else None.
+
+    A missing folder is a typo, not a new store: refused unless asked. Only looks: creates nothing.
+    """
     from reviewguard.model.store import tracking_uri
 
     uri = tracking_uri()
     if not uri.startswith("sqlite:///"):
-        return
+        return None
     path = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
     if str(path) in ("", ":memory:") or path.parent.is_dir():
-        return
+        return None
     if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        console.print(f"created the folder {path.parent} for the MLflow store {uri}", highlight=False)
-        return
+        return path.parent
     raise ReviewguardError(
         f"MLflow tracking store {uri}: the folder {path.parent} does not exist, so this would be a new, empty "
         "store; fix MLFLOW_TRACKING_URI, or pass --create-store to create it"
     )
+
+
+def require_store_folder(*, create: bool = False) -> None:
+    """Refuse a SQLite tracking store whose folder is missing, or create that folder when asked."""
+    from reviewguard.model.store import tracking_uri
+
+    folder = missing_store_folder(create=create)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        console.print(f"created the folder {folder} for the MLflow store {tracking_uri()}", highlight=False)
 
 
 def load_cli_config(config: str | None) -> TrainConfig:

@@ -19,6 +19,7 @@ from reviewguard.cli.common import (
     console,
     friendly_errors,
     load_cli_config,
+    missing_store_folder,
     out,
     require_store_folder,
 )
@@ -88,13 +89,16 @@ def train(
     from reviewguard.training.report import report_markdown
     from reviewguard.training.tracking import keep_run
 
+    # Everything that can refuse the run without touching the MLflow store comes first: the config,
+    # the options, the store's folder (only looked at), then the data, opened and validated.
     cfg = load_cli_config(config)
     runs_dir = keep_local or Path(os.environ.get("REVIEWGUARD_RUNS_DIR") or DEFAULT_RUNS_DIR)
     if runs_dir.exists() and not runs_dir.is_dir():
         raise ReviewguardError(f"--keep-local {runs_dir}: exists and is not a folder")
+    missing_store_folder(create=create_store)
+    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, risks=configured_risks(cfg))
     require_store_folder(create=create_store)
     client = connect_tracking()  # fail fast, before hours of work
-    ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, risks=configured_risks(cfg))
     with console.status("training"):
         result = train_models(ds, cfg, populations=read_simulator_truth(data))
     out.print(report_markdown(result), markup=False, highlight=False)
