@@ -164,6 +164,18 @@ def run_seed(
 ABUSERS = {"extortion": {"extortion_crew"}, "fake_engagement": {"automated_liker", "automated_liker_evasive"}}
 
 
+def population_at_cut(root: Path, labels: pd.DataFrame, cut: pd.Timestamp, risk: str) -> pd.DataFrame:
+    """Every account registered by ``cut`` and not labelled by then (``account_id``, ``risk``, ``label``):
+    the population a model trained at the cut acts on, labelled by the simulator's truth."""
+    truth = pd.read_parquet(root / "_truth" / "populations.parquet")
+    accounts = pd.read_parquet(root / "accounts.parquet", columns=["account_id", "created_at"])
+    seen = set(labels.loc[labels["decided_at"] <= cut, "account_id"])
+    born = set(accounts.loc[accounts["created_at"] <= cut, "account_id"])
+    pop = truth[truth["account_id"].isin(born) & ~truth["account_id"].isin(seen)].reset_index(drop=True)
+    y = pop["population"].isin(ABUSERS[risk]).to_numpy().astype(int)
+    return pop[["account_id"]].assign(risk=risk, label=y)
+
+
 def _on_the_population(
     root: Path,
     ds: Dataset,
@@ -179,13 +191,8 @@ def _on_the_population(
     and not labelled by then (the abusers the queue has not caught yet, and everybody else), scored
     at the cut, against the simulator's truth. The judged labels above were picked by complaints;
     a model can rank them well and still act on many ordinary accounts."""
-    truth = pd.read_parquet(root / "_truth" / "populations.parquet")
-    accounts = pd.read_parquet(root / "accounts.parquet", columns=["account_id", "created_at"])
-    seen = set(labels.loc[labels["decided_at"] <= cut, "account_id"])
-    born = set(accounts.loc[accounts["created_at"] <= cut, "account_id"])
-    pop = truth[truth["account_id"].isin(born) & ~truth["account_id"].isin(seen)].reset_index(drop=True)
-    y = pop["population"].isin(ABUSERS[risk]).to_numpy().astype(int)
-    rows = pop[["account_id"]].assign(risk=risk, label=y)
+    rows = population_at_cut(root, labels, cut, risk)
+    y = rows["label"].to_numpy()
     plain = hand_model.predict_proba(hand_features(root, rows.assign(decided_at=cut))[HAND])[:, 1]
     ours_rows = features_at(ds, rows.assign(decided_at=naive_cut))
     ours = predictor.raw_scores(risk, ours_rows)
