@@ -330,3 +330,27 @@ def test_a_failed_train_leaves_no_mlflow_store(tmp_path: Path, monkeypatch: pyte
     code, output = cli(["train", "--data", str(data), "--create-store"], env=env)
     assert code == 1 and "found review_spam" in output, output
     assert not store.parent.exists()
+
+
+def test_a_promote_refused_for_its_data_leaves_no_mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: `promote` opened (so created) the MLflow store before it read --data, so a
+    missing dataset or labels breaking the contract left an empty mlflow.db behind. Data first now."""
+    data = yelp_dataset(tmp_path / "y")  # labels of risk review_spam: refused under the default risks
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default store: ./mlflow.db
+    for args, message in (
+        (["--data", str(tmp_path / "no-data")], f"dataset folder {tmp_path / 'no-data'} does not exist"),
+        (["--data", str(data)], "column risk: must be one of extortion, fake_engagement"),
+    ):
+        code, output = cli(["promote", "x", *args])
+        assert code == 1 and message in flat(output) and "Traceback" not in output, output
+        assert len([line for line in output.splitlines() if line.startswith("error:")]) == 1, output
+        assert list(work.iterdir()) == [], args  # no mlflow.db, no mlruns
+    # The same with a SQLite store named by MLFLOW_TRACKING_URI, in a folder that exists.
+    store = tmp_path / "stores" / "mlflow.db"
+    store.parent.mkdir()
+    code, output = cli(["promote", "x", "--data", str(data)], env={"MLFLOW_TRACKING_URI": f"sqlite:///{store}"})
+    assert code == 1 and "found review_spam" in flat(output), output
+    assert list(store.parent.iterdir()) == []

@@ -146,13 +146,18 @@ def promote(
     tolerance: Annotated[float, typer.Option(help="Average-precision loss allowed per risk.")] = 0.01,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
-    """Move the champion alias to the challenger if no risk gets worse beyond the tolerance."""
+    """Move the champion alias to the challenger if no risk gets worse beyond the tolerance.
+
+    The data is opened and validated before the MLflow store is touched, so a run refused for
+    its data creates no store.
+    """
     from reviewguard.model.store import connect_tracking
     from reviewguard.training.promote import promote as run
 
+    ds = _open(data, memory_limit=memory_limit)  # before the store: connecting creates a missing one
     require_store_folder()
     client = connect_tracking()
-    result = run(client, name, _open(data, memory_limit=memory_limit), tolerance=tolerance)
+    result = run(client, name, ds, tolerance=tolerance)
     for line in result.reasons:
         out.print(line, highlight=False)
     if result.promoted:
