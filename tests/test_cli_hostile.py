@@ -354,3 +354,84 @@ def test_a_promote_refused_for_its_data_leaves_no_mlflow_store(tmp_path: Path, m
     code, output = cli(["promote", "x", "--data", str(data)], env={"MLFLOW_TRACKING_URI": f"sqlite:///{store}"})
     assert code == 1 and "found review_spam" in flat(output), output
     assert list(store.parent.iterdir()) == []
+
+
+def test_reading_a_model_never_creates_a_store(
+    small_platform: Path, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: `score` and `case` given a registry URI, with no store in the working directory,
+    created an empty mlflow.db when they connected, then said the model was not found in it."""
+    from mlflow.tracking import MlflowClient
+
+    scores = tmp_path / "s.parquet"
+    code, output = cli(["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(scores)])
+    assert code == 0, output
+    built = tmp_path / "built"
+    args = ["case", "build", "--scores", str(scores), "--data", str(small_platform), "--out", str(built)]
+    code, output = cli([*args, "--top-flagged", "1"])
+    assert code == 0, output
+    # The same scores and case, as if made with a registered model.
+    pd.read_parquet(scores).assign(model_uri="models:/x/1").to_parquet(tmp_path / "registry-scores.parquet")
+    case = json.loads(next(built.glob("*/case.json")).read_text())
+    case["model"]["uri"] = "models:/x/1"
+    (tmp_path / "registry-case.json").write_text(json.dumps(case))
+    out = tmp_path / "out"
+    readers = {
+        "score": ["score", "--data", str(small_platform), "--out", str(out / "s.parquet"), "--model", "models:/x/1"],
+        "score by alias": [
+            "score",
+            "--data",
+            str(small_platform),
+            "--out",
+            str(out / "s.parquet"),
+            "--model",
+            "models:/x@champion",
+        ],
+        "score a run": [
+            "score",
+            "--data",
+            str(small_platform),
+            "--out",
+            str(out / "s.parquet"),
+            "--model",
+            "runs:/0a1b/model",
+        ],
+        "case build": [
+            *["case", "build", "--scores", str(tmp_path / "registry-scores.parquet")],
+            *["--data", str(small_platform), "--out", str(out / "cases"), "--top-flagged", "1"],
+        ],
+        "case verify": ["case", "verify", str(tmp_path / "registry-case.json")],
+        "promote": ["promote", "x", "--data", str(small_platform)],
+    }
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default store: ./mlflow.db
+    elsewhere = tmp_path / "stores" / "mlflow.db"  # in a folder that exists
+    elsewhere.parent.mkdir()
+    typo = tmp_path / "typo" / "mlflow.db"  # in a folder that does not
+    for env, uri, path in (
+        (None, "sqlite:///mlflow.db", work / "mlflow.db"),
+        ({"MLFLOW_TRACKING_URI": f"sqlite:///{elsewhere}"}, f"sqlite:///{elsewhere}", elsewhere),
+        ({"MLFLOW_TRACKING_URI": f"sqlite:///{typo}"}, f"sqlite:///{typo}", typo),
+    ):
+        for what, args in readers.items():
+            code, output = cli(args, env=env)
+            errors = [line for line in output.splitlines() if line.startswith("error:")]
+            assert code == 1 and len(errors) == 1 and "Traceback" not in output, (what, output)
+            assert f"error: MLflow tracking store {uri} does not exist (no file {path})" in errors[0], (what, output)
+            assert "set MLFLOW_TRACKING_URI to the store that holds it" in errors[0], (what, output)
+            assert "--create-store" not in output, (what, output)  # none of these commands has it
+            assert list(work.iterdir()) == [] and list(elsewhere.parent.iterdir()) == [], what
+            assert not typo.parent.exists() and not out.exists(), what
+    # A store that exists is read as before: here it holds no model x.
+    MlflowClient(f"sqlite:///{elsewhere}").search_experiments()  # a real, empty MLflow store
+    code, output = cli(readers["score"], env={"MLFLOW_TRACKING_URI": f"sqlite:///{elsewhere}"})
+    assert code == 1 and f"model models:/x/1 not found in the registry at sqlite:///{elsewhere}" in output, output
+    # The library's read path is where the rule lives: any caller of download_bundle gets it.
+    from reviewguard.model.store import TrackingError, download_bundle
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{typo}")
+    with pytest.raises(TrackingError, match="does not exist"):
+        download_bundle("models:/x/1", tmp_path / "download")
+    assert not typo.parent.exists() and not (tmp_path / "download").exists()

@@ -149,13 +149,13 @@ def promote(
     """Move the champion alias to the challenger if no risk gets worse beyond the tolerance.
 
     The data is opened and validated before the MLflow store is touched, so a run refused for
-    its data creates no store.
+    its data creates no store; a store that does not exist is refused, never created.
     """
-    from reviewguard.model.store import connect_tracking
+    from reviewguard.model.store import connect_tracking, require_existing_store
     from reviewguard.training.promote import promote as run
 
     ds = _open(data, memory_limit=memory_limit)  # before the store: connecting creates a missing one
-    require_store_folder()
+    require_existing_store(reading=f"the registered model {name}")
     client = connect_tracking()
     result = run(client, name, ds, tolerance=tolerance)
     for line in result.reasons:
