@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -265,7 +265,7 @@ def datasets_yelp(
         raise ContractError(
             "--collected-on dates labels decided at the end of the data: use it with --decided-at end_of_data"
         )
-    collected = _calendar_date(collected_on, "--collected-on") if collected_on is not None else None
+    collected = _collection_date(collected_on, "--collected-on") if collected_on is not None else None
     tables = yelp_to_contract(
         read_yelp_metadata(input_file),
         decided_at=decided_at,  # checked against DECIDED_AT above
@@ -277,8 +277,12 @@ def datasets_yelp(
     out.print(f"wrote {out_dir}: {counts}", highlight=False)
 
 
-def _calendar_date(value: str, option: str) -> date:
-    """A collection date: an ISO calendar date, spelt YYYY-MM-DD and nothing else, not after today (UTC)."""
+def _collection_date(value: str, option: str) -> date:
+    """A collection date: an ISO calendar date, spelt YYYY-MM-DD and nothing else, that keeps the
+    library's rule for a collection date (``check_collected_on``: not after today, UTC)."""
+    from reviewguard.datasets import check_collected_on
+    from reviewguard.errors import ContractError
+
     # date.fromisoformat also reads 20130101 and week dates (2013-W01-1): a form the help does
     # not promise, so a typo of the one it does could pass as another date.
     day: date | None = None
@@ -287,8 +291,8 @@ def _calendar_date(value: str, option: str) -> date:
             day = date.fromisoformat(value)
     if day is None:
         raise OptionError(f"{option} {value!r} is not an ISO calendar date YYYY-MM-DD (e.g. 2013-05-01)")
-    # Data cannot have been collected in the future (the Yelp reader's rule for review dates, too).
-    today = datetime.now(UTC).date()
-    if day > today:
-        raise OptionError(f"{option} {value!r} must not be after today ({today.isoformat()}, UTC)")
+    try:
+        check_collected_on(day, name=option)
+    except ContractError as exc:
+        raise OptionError(str(exc)) from None  # checked before the file is read: a usage error
     return day
