@@ -435,3 +435,61 @@ def test_reading_a_model_never_creates_a_store(
     with pytest.raises(TrackingError, match="does not exist"):
         download_bundle("models:/x/1", tmp_path / "download")
     assert not typo.parent.exists() and not (tmp_path / "download").exists()
+
+
+def test_usage_errors_exit_2_naming_the_option_and_write_nothing(
+    small_platform: Path, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: these usage errors exited 1, the code of a problem in the data, files or
+    model, where Click's own usage errors exit 2; `--as-of nan` (or "" or NaT, which pandas reads as
+    NaT) was not refused at all: `features build` wrote 0 rows."""
+    (tmp_path / "y.txt").write_text(YELP_LINES)
+    yelp = ["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(tmp_path / "o" / "yelp")]
+    features = ["features", "build", "--data", str(small_platform), "--out", str(tmp_path / "o" / "f.parquet")]
+    score = ["score", "--data", str(small_platform), "--out", str(tmp_path / "o" / "s.parquet")]
+    cutoffs = tmp_path / "cutoffs.parquet"
+    pd.read_parquet(small_platform / "accounts.parquet", columns=["account_id"]).assign(
+        as_of=pd.Timestamp("2026-03-01", tz="UTC")
+    ).to_parquet(cutoffs)
+    (tmp_path / "a-file").write_text("not a folder")
+    unreadable = "cannot read {!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)"
+    usage_errors = [
+        (
+            [*yelp, "--decided-at", "first_review"],
+            "--decided-at must be one of end_of_data, last_review, not 'first_review'",
+        ),
+        (
+            [*yelp, "--decided-at", "last_review", "--collected-on", "2013-01-01"],
+            "--collected-on dates labels decided at the end of the data: use it with --decided-at end_of_data",
+        ),
+        ([*features, "--as-of", "2026-03-01", "--cutoffs", str(cutoffs)], "give --as-of or --cutoffs, not both"),
+        ([*features, "--as-of", "", "--cutoffs", str(cutoffs)], "give --as-of or --cutoffs, not both"),
+        *[([*features, "--as-of", v], "--as-of: " + unreadable.format(v)) for v in ("yesterday", "nan", "", "NaT")],
+        *[
+            ([*score, "--model", str(bundle_dir), "--as-of", v], "--as-of: " + unreadable.format(v))
+            for v in ("2026-13-01", "NaT")
+        ],
+        (
+            [*score, "--model", str(bundle_dir), "--explain", "most"],
+            "--explain must be flagged, all or none, not 'most'",
+        ),
+        # before the model is read: no registry store is looked for (nor created)
+        ([*score, "--model", "models:/x/1", "--as-of", "soon"], "--as-of: " + unreadable.format("soon")),
+        (
+            ["train", "--data", str(small_platform), "--keep-local", str(tmp_path / "a-file")],
+            f"--keep-local {tmp_path / 'a-file'}: exists and is not a folder",
+        ),
+    ]
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for args, message in usage_errors:
+        code, output = cli(args)
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        assert code == 2 and errors == [f"error: {message}"] and "Traceback" not in output, (args, output)
+        assert not (tmp_path / "o").exists() and list(work.iterdir()) == [], args  # nothing written, no store
+    # A time that can be read still is, offset and all.
+    code, output = cli([*features, "--as-of", "2026-03-01T08:00:00+08:00"])
+    assert code == 0, output
+    assert set(pd.read_parquet(tmp_path / "o" / "f.parquet", columns=["as_of"]).as_of) == {pd.Timestamp("2026-03-01")}

@@ -339,6 +339,7 @@ def test_truncated_and_garbage_yelp_files(tmp_path: Path) -> None:
     args = ["datasets", "yelp", "--input", str(whole), "--out", str(tmp_path / "o2"), "--decided-at", "last_review"]
     code, output = run_cli([*args, "--collected-on", "2013-01-01"])
     assert_clean_failure(code, output, "--collected-on dates labels decided at the end of the data")
+    assert code == 2  # a usage error, like Click's own
     assert not (tmp_path / "o2").exists()
 
 

@@ -198,16 +198,19 @@ def _open(
 
 
 def _parse_time(value: str | None, what: str) -> Any:
+    """The option ``what``'s time as a naive UTC datetime, None when not given; a value that is no
+    time is a usage error (exit 2), ``""``, ``nan`` and ``NaT`` included (pandas reads them as NaT)."""
     if value is None:
         return None
     import pandas as pd
 
+    unreadable = OptionError(f"{what}: cannot read {value!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)")
     try:
         ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ReviewguardError(
-            f"{what}: cannot read {value!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)"
-        ) from exc
+    except (ValueError, TypeError, OverflowError):
+        raise unreadable from None
+    if ts is pd.NaT:
+        raise unreadable
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts.to_pydatetime()

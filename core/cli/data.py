@@ -169,13 +169,11 @@ def features_build(
     from reviewguard.features import build_features, cutoffs_at, default_as_of
     from reviewguard.files import write_parquet_atomic
 
-    if as_of and cutoffs:
-        raise ReviewguardError("give --as-of or --cutoffs, not both")
+    if as_of is not None and cutoffs is not None:
+        raise OptionError("give --as-of or --cutoffs, not both")
+    moment = _parse_time(as_of, "--as-of")  # a usage error stops before the data is read
     ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, engine=engine, tables=WITHOUT_LABELS)
-    if cutoffs:
-        cut = _read_cutoffs(ds.con, cutoffs)
-    else:
-        cut = cutoffs_at(ds, _parse_time(as_of, "--as-of") or default_as_of(ds))
+    cut = _read_cutoffs(ds.con, cutoffs) if cutoffs else cutoffs_at(ds, moment or default_as_of(ds))
     with console.status("computing features"):
         table = build_features(ds, cut).order_by(["account_id", "as_of"]).to_pyarrow()
     write_parquet_atomic(table, out_file)
@@ -255,14 +253,13 @@ def datasets_yelp(
     at one moment, the moment the filter was observed, and models are judged by cross-validation.
     """
     from reviewguard.datasets import DECIDED_AT, read_yelp_metadata, yelp_to_contract
-    from reviewguard.errors import ContractError
     from reviewguard.files import write_parquet_atomic
 
     if decided_at not in DECIDED_AT:
-        raise ContractError(f"--decided-at must be one of {', '.join(DECIDED_AT)}, not {decided_at!r}")
+        raise OptionError(f"--decided-at must be one of {', '.join(DECIDED_AT)}, not {decided_at!r}")
     if collected_on is not None and decided_at != "end_of_data":
         # Each label is dated by its account's last review then: a collection date would be ignored.
-        raise ContractError(
+        raise OptionError(
             "--collected-on dates labels decided at the end of the data: use it with --decided-at end_of_data"
         )
     collected = _collection_date(collected_on, "--collected-on") if collected_on is not None else None

@@ -12,6 +12,7 @@ import typer
 from reviewguard.cli.common import (
     Config,
     MemoryLimit,
+    OptionError,
     Quarantine,
     _open,
     app,
@@ -94,7 +95,7 @@ def train(
     cfg = load_cli_config(config)
     runs_dir = keep_local or Path(os.environ.get("REVIEWGUARD_RUNS_DIR") or DEFAULT_RUNS_DIR)
     if runs_dir.exists() and not runs_dir.is_dir():
-        raise ReviewguardError(f"--keep-local {runs_dir}: exists and is not a folder")
+        raise OptionError(f"--keep-local {runs_dir}: exists and is not a folder")
     missing_store_folder(create=create_store)
     ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, risks=configured_risks(cfg))
     require_store_folder(create=create_store)
