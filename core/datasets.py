@@ -13,9 +13,10 @@ When was the label decided? Yelp's filter decisions in these files were
 observed once, when the data was collected, not as each review was written, so
 by default (``decided_at="end_of_data"``) every label is decided at the
 collection moment: the day after the file's last review, or ``collected_on``
-when it is known. Features are then computed at that moment, which is also the
-moment a model scores accounts, so training and scoring see the product context
-(popularity, consensus, rank) the same way. ``decided_at="last_review"`` dates
+when it is known (after the last review, and not after today). Features are
+then computed at that moment, which is also the moment a model scores
+accounts, so training and scoring see the product context (popularity,
+consensus, rank) the same way. ``decided_at="last_review"`` dates
 each label the day after the account's own last review, as the adapter did
 before: it gives the training pipeline's time backtest spread decision times,
 but computes features at a moment at which the label did not exist yet, and
@@ -152,21 +153,37 @@ def parse_yelp_metadata(
     )
 
 
+def check_collected_on(collected_on: date, *, today: date | None = None, name: str = "collected_on") -> None:
+    """The rule for a collection date: not after today (UTC by default). Data cannot have been
+    collected in the future (review dates follow the same rule); a date after today would decide
+    every label in the future. ``name`` is the parameter as the caller's user spells it (the
+    command line's ``--collected-on``), so the one rule has one message."""
+    today = today or datetime.now(UTC).date()
+    day = collected_on.date() if isinstance(collected_on, datetime) else collected_on
+    if day > today:
+        raise ContractError(f"{name} {collected_on.isoformat()!r} must not be after today ({today.isoformat()}, UTC)")
+
+
 def yelp_to_contract(
     reviews: pd.DataFrame,
     *,
     seed: int = 0,
     decided_at: DecidedAt = "end_of_data",
     collected_on: date | None = None,
+    today: date | None = None,
 ) -> dict[str, pa.Table]:
     """Contract tables for parsed Yelp metadata (see ``parse_yelp_metadata``).
 
     ``decided_at``: ``end_of_data`` dates every label at the collection moment
     (midnight UTC starting ``collected_on``, by default the day after the last
     review); ``last_review`` the day after each account's last review.
+    ``collected_on`` must be after the last review and not after ``today``
+    (UTC by default; ``check_collected_on``).
     """
     if decided_at not in DECIDED_AT:
         raise ContractError(f"decided_at must be one of {list(DECIDED_AT)}, not {decided_at!r}")
+    if collected_on is not None:
+        check_collected_on(collected_on, today=today)
     r = reviews.reset_index(drop=True)
     last_day = r["date"].max()
     if collected_on is not None and pd.Timestamp(collected_on) <= last_day:

@@ -330,3 +330,166 @@ def test_a_failed_train_leaves_no_mlflow_store(tmp_path: Path, monkeypatch: pyte
     code, output = cli(["train", "--data", str(data), "--create-store"], env=env)
     assert code == 1 and "found review_spam" in output, output
     assert not store.parent.exists()
+
+
+def test_a_promote_refused_for_its_data_leaves_no_mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: `promote` opened (so created) the MLflow store before it read --data, so a
+    missing dataset or labels breaking the contract left an empty mlflow.db behind. Data first now."""
+    data = yelp_dataset(tmp_path / "y")  # labels of risk review_spam: refused under the default risks
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default store: ./mlflow.db
+    for args, message in (
+        (["--data", str(tmp_path / "no-data")], f"dataset folder {tmp_path / 'no-data'} does not exist"),
+        (["--data", str(data)], "column risk: must be one of extortion, fake_engagement"),
+    ):
+        code, output = cli(["promote", "x", *args])
+        assert code == 1 and message in flat(output) and "Traceback" not in output, output
+        assert len([line for line in output.splitlines() if line.startswith("error:")]) == 1, output
+        assert list(work.iterdir()) == [], args  # no mlflow.db, no mlruns
+    # The same with a SQLite store named by MLFLOW_TRACKING_URI, in a folder that exists.
+    store = tmp_path / "stores" / "mlflow.db"
+    store.parent.mkdir()
+    code, output = cli(["promote", "x", "--data", str(data)], env={"MLFLOW_TRACKING_URI": f"sqlite:///{store}"})
+    assert code == 1 and "found review_spam" in flat(output), output
+    assert list(store.parent.iterdir()) == []
+
+
+def test_reading_a_model_never_creates_a_store(
+    small_platform: Path, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: `score` and `case` given a registry URI, with no store in the working directory,
+    created an empty mlflow.db when they connected, then said the model was not found in it."""
+    from mlflow.tracking import MlflowClient
+
+    scores = tmp_path / "s.parquet"
+    code, output = cli(["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(scores)])
+    assert code == 0, output
+    built = tmp_path / "built"
+    args = ["case", "build", "--scores", str(scores), "--data", str(small_platform), "--out", str(built)]
+    code, output = cli([*args, "--top-flagged", "1"])
+    assert code == 0, output
+    # The same scores and case, as if made with a registered model.
+    pd.read_parquet(scores).assign(model_uri="models:/x/1").to_parquet(tmp_path / "registry-scores.parquet")
+    case = json.loads(next(built.glob("*/case.json")).read_text())
+    case["model"]["uri"] = "models:/x/1"
+    (tmp_path / "registry-case.json").write_text(json.dumps(case))
+    out = tmp_path / "out"
+    readers = {
+        "score": ["score", "--data", str(small_platform), "--out", str(out / "s.parquet"), "--model", "models:/x/1"],
+        "score by alias": [
+            "score",
+            "--data",
+            str(small_platform),
+            "--out",
+            str(out / "s.parquet"),
+            "--model",
+            "models:/x@champion",
+        ],
+        "score a run": [
+            "score",
+            "--data",
+            str(small_platform),
+            "--out",
+            str(out / "s.parquet"),
+            "--model",
+            "runs:/0a1b/model",
+        ],
+        "case build": [
+            *["case", "build", "--scores", str(tmp_path / "registry-scores.parquet")],
+            *["--data", str(small_platform), "--out", str(out / "cases"), "--top-flagged", "1"],
+        ],
+        "case verify": ["case", "verify", str(tmp_path / "registry-case.json")],
+        "promote": ["promote", "x", "--data", str(small_platform)],
+    }
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default store: ./mlflow.db
+    elsewhere = tmp_path / "stores" / "mlflow.db"  # in a folder that exists
+    elsewhere.parent.mkdir()
+    typo = tmp_path / "typo" / "mlflow.db"  # in a folder that does not
+    for env, uri, path in (
+        (None, "sqlite:///mlflow.db", work / "mlflow.db"),
+        ({"MLFLOW_TRACKING_URI": f"sqlite:///{elsewhere}"}, f"sqlite:///{elsewhere}", elsewhere),
+        ({"MLFLOW_TRACKING_URI": f"sqlite:///{typo}"}, f"sqlite:///{typo}", typo),
+    ):
+        for what, args in readers.items():
+            code, output = cli(args, env=env)
+            errors = [line for line in output.splitlines() if line.startswith("error:")]
+            assert code == 1 and len(errors) == 1 and "Traceback" not in output, (what, output)
+            assert f"error: MLflow tracking store {uri} does not exist (no file {path})" in errors[0], (what, output)
+            assert "set MLFLOW_TRACKING_URI to the store that holds it" in errors[0], (what, output)
+            assert "--create-store" not in output, (what, output)  # none of these commands has it
+            assert list(work.iterdir()) == [] and list(elsewhere.parent.iterdir()) == [], what
+            assert not typo.parent.exists() and not out.exists(), what
+    # A store that exists is read as before: here it holds no model x.
+    MlflowClient(f"sqlite:///{elsewhere}").search_experiments()  # a real, empty MLflow store
+    code, output = cli(readers["score"], env={"MLFLOW_TRACKING_URI": f"sqlite:///{elsewhere}"})
+    assert code == 1 and f"model models:/x/1 not found in the registry at sqlite:///{elsewhere}" in output, output
+    # The library's read path is where the rule lives: any caller of download_bundle gets it.
+    from reviewguard.model.store import TrackingError, download_bundle
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{typo}")
+    with pytest.raises(TrackingError, match="does not exist"):
+        download_bundle("models:/x/1", tmp_path / "download")
+    assert not typo.parent.exists() and not (tmp_path / "download").exists()
+
+
+def test_usage_errors_exit_2_naming_the_option_and_write_nothing(
+    small_platform: Path, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: these usage errors exited 1, the code of a problem in the data, files or
+    model, where Click's own usage errors exit 2; `--as-of nan` (or "" or NaT, which pandas reads as
+    NaT) was not refused at all: `features build` wrote 0 rows."""
+    (tmp_path / "y.txt").write_text(YELP_LINES)
+    yelp = ["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(tmp_path / "o" / "yelp")]
+    features = ["features", "build", "--data", str(small_platform), "--out", str(tmp_path / "o" / "f.parquet")]
+    score = ["score", "--data", str(small_platform), "--out", str(tmp_path / "o" / "s.parquet")]
+    cutoffs = tmp_path / "cutoffs.parquet"
+    pd.read_parquet(small_platform / "accounts.parquet", columns=["account_id"]).assign(
+        as_of=pd.Timestamp("2026-03-01", tz="UTC")
+    ).to_parquet(cutoffs)
+    (tmp_path / "a-file").write_text("not a folder")
+    unreadable = "cannot read {!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)"
+    usage_errors = [
+        (
+            [*yelp, "--decided-at", "first_review"],
+            "--decided-at must be one of end_of_data, last_review, not 'first_review'",
+        ),
+        (
+            [*yelp, "--decided-at", "last_review", "--collected-on", "2013-01-01"],
+            "--collected-on dates labels decided at the end of the data: use it with --decided-at end_of_data",
+        ),
+        ([*features, "--as-of", "2026-03-01", "--cutoffs", str(cutoffs)], "give --as-of or --cutoffs, not both"),
+        ([*features, "--as-of", "", "--cutoffs", str(cutoffs)], "give --as-of or --cutoffs, not both"),
+        *[([*features, "--as-of", v], "--as-of: " + unreadable.format(v)) for v in ("yesterday", "nan", "", "NaT")],
+        *[
+            ([*score, "--model", str(bundle_dir), "--as-of", v], "--as-of: " + unreadable.format(v))
+            for v in ("2026-13-01", "NaT")
+        ],
+        (
+            [*score, "--model", str(bundle_dir), "--explain", "most"],
+            "--explain must be flagged, all or none, not 'most'",
+        ),
+        # before the model is read: no registry store is looked for (nor created)
+        ([*score, "--model", "models:/x/1", "--as-of", "soon"], "--as-of: " + unreadable.format("soon")),
+        (
+            ["train", "--data", str(small_platform), "--keep-local", str(tmp_path / "a-file")],
+            f"--keep-local {tmp_path / 'a-file'}: exists and is not a folder",
+        ),
+    ]
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for args, message in usage_errors:
+        code, output = cli(args)
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        assert code == 2 and errors == [f"error: {message}"] and "Traceback" not in output, (args, output)
+        assert not (tmp_path / "o").exists() and list(work.iterdir()) == [], args  # nothing written, no store
+    # A time that can be read still is, offset and all.
+    code, output = cli([*features, "--as-of", "2026-03-01T08:00:00+08:00"])
+    assert code == 0, output
+    assert set(pd.read_parquet(tmp_path / "o" / "f.parquet", columns=["as_of"]).as_of) == {pd.Timestamp("2026-03-01")}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +11,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from reviewguard.datasets import YELP_COLUMNS, parse_yelp_metadata, read_yelp_metadata, yelp_to_contract
+from reviewguard.datasets import (
+    YELP_COLUMNS,
+    check_collected_on,
+    parse_yelp_metadata,
+    read_yelp_metadata,
+    yelp_to_contract,
+)
 from reviewguard.engine import connect
 from reviewguard.errors import ContractError, TrainingDataError
 from reviewguard.features import build_features, cutoffs_at, features_for
@@ -174,6 +180,26 @@ def test_labels_are_decided_at_collection_unless_asked_for_the_last_review(tmp_p
         yelp_to_contract(parsed(), collected_on=date(2012, 1, 1))
     with pytest.raises(ContractError, match="decided_at must be one of"):
         yelp_to_contract(parsed(), decided_at="first_review")  # type: ignore[arg-type]
+
+
+def test_a_collection_date_after_today_is_refused_by_the_library() -> None:
+    """Found in review: only the command line refused --collected-on after today; the library took
+    collected_on=9999-12-31 and decided every label in the year 9999. The rule is the library's now."""
+    with pytest.raises(
+        ContractError, match=r"^collected_on '9999-12-31' must not be after today \(\d{4}-\d\d-\d\d, UTC\)$"
+    ):
+        yelp_to_contract(parsed(), collected_on=date(9999, 12, 31))
+    with pytest.raises(ContractError, match=r"^collected_on '2013-05-02' must not be after today \(2013-05-01, UTC\)$"):
+        yelp_to_contract(parsed(), collected_on=date(2013, 5, 2), today=date(2013, 5, 1))
+    with pytest.raises(ContractError, match=r"^collected_on '2013-05-02T00:00:00' must not be after today"):
+        yelp_to_contract(parsed(), collected_on=datetime(2013, 5, 2), today=date(2013, 5, 1))
+    today = yelp_to_contract(parsed(), collected_on=date(2013, 5, 1), today=date(2013, 5, 1))  # today is not after
+    assert (today["labels"]["decided_at"].to_pandas() == pd.Timestamp("2013-05-01", tz="UTC")).all()
+    # The command line's option keeps the same rule, through the same function, under its own name.
+    with pytest.raises(
+        ContractError, match=r"^--collected-on '2013-05-02' must not be after today \(2013-05-01, UTC\)$"
+    ):
+        check_collected_on(date(2013, 5, 2), today=date(2013, 5, 1), name="--collected-on")
 
 
 PRODUCT_CONTEXT = [

@@ -103,13 +103,11 @@ def missing_store_folder(*, create: bool = False) -> Path | None:
 
     A missing folder is a typo, not a new store: refused unless asked. Only looks: creates nothing.
     """
-    from reviewguard.model.store import tracking_uri
+    from reviewguard.model.store import sqlite_store_path, tracking_uri
 
     uri = tracking_uri()
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
-    if str(path) in ("", ":memory:") or path.parent.is_dir():
+    path = sqlite_store_path(uri)
+    if path is None or path.parent.is_dir():
         return None
     if create:
         return path.parent
@@ -152,11 +150,10 @@ def configured_risks(cfg: TrainConfig) -> tuple[str, ...]:
 
 
 def load_model(uri: str) -> Any:
-    """The predictor behind ``uri``; a registry URI first needs an existing store."""
+    """The predictor behind ``uri``; a registry URI first needs an existing store (reading never creates
+    one: ``download_bundle`` refuses a SQLite store that does not exist before it connects)."""
     from reviewguard.model.store import load_predictor
 
-    if uri.startswith(("models:", "runs:")):
-        require_store_folder()
     return load_predictor(uri)
 
 
@@ -201,16 +198,19 @@ def _open(
 
 
 def _parse_time(value: str | None, what: str) -> Any:
+    """The option ``what``'s time as a naive UTC datetime, None when not given; a value that is no
+    time is a usage error (exit 2), ``""``, ``nan`` and ``NaT`` included (pandas reads them as NaT)."""
     if value is None:
         return None
     import pandas as pd
 
+    unreadable = OptionError(f"{what}: cannot read {value!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)")
     try:
         ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ReviewguardError(
-            f"{what}: cannot read {value!r} as a time (use ISO-8601, e.g. 2026-05-30T00:00:00Z)"
-        ) from exc
+    except (ValueError, TypeError, OverflowError):
+        raise unreadable from None
+    if ts is pd.NaT:
+        raise unreadable
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts.to_pydatetime()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -169,13 +169,11 @@ def features_build(
     from reviewguard.features import build_features, cutoffs_at, default_as_of
     from reviewguard.files import write_parquet_atomic
 
-    if as_of and cutoffs:
-        raise ReviewguardError("give --as-of or --cutoffs, not both")
+    if as_of is not None and cutoffs is not None:
+        raise OptionError("give --as-of or --cutoffs, not both")
+    moment = _parse_time(as_of, "--as-of")  # a usage error stops before the data is read
     ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, engine=engine, tables=WITHOUT_LABELS)
-    if cutoffs:
-        cut = _read_cutoffs(ds.con, cutoffs)
-    else:
-        cut = cutoffs_at(ds, _parse_time(as_of, "--as-of") or default_as_of(ds))
+    cut = _read_cutoffs(ds.con, cutoffs) if cutoffs else cutoffs_at(ds, moment or default_as_of(ds))
     with console.status("computing features"):
         table = build_features(ds, cut).order_by(["account_id", "as_of"]).to_pyarrow()
     write_parquet_atomic(table, out_file)
@@ -255,17 +253,16 @@ def datasets_yelp(
     at one moment, the moment the filter was observed, and models are judged by cross-validation.
     """
     from reviewguard.datasets import DECIDED_AT, read_yelp_metadata, yelp_to_contract
-    from reviewguard.errors import ContractError
     from reviewguard.files import write_parquet_atomic
 
     if decided_at not in DECIDED_AT:
-        raise ContractError(f"--decided-at must be one of {', '.join(DECIDED_AT)}, not {decided_at!r}")
+        raise OptionError(f"--decided-at must be one of {', '.join(DECIDED_AT)}, not {decided_at!r}")
     if collected_on is not None and decided_at != "end_of_data":
         # Each label is dated by its account's last review then: a collection date would be ignored.
-        raise ContractError(
+        raise OptionError(
             "--collected-on dates labels decided at the end of the data: use it with --decided-at end_of_data"
         )
-    collected = _calendar_date(collected_on, "--collected-on") if collected_on is not None else None
+    collected = _collection_date(collected_on, "--collected-on") if collected_on is not None else None
     tables = yelp_to_contract(
         read_yelp_metadata(input_file),
         decided_at=decided_at,  # checked against DECIDED_AT above
@@ -277,8 +274,12 @@ def datasets_yelp(
     out.print(f"wrote {out_dir}: {counts}", highlight=False)
 
 
-def _calendar_date(value: str, option: str) -> date:
-    """A collection date: an ISO calendar date, spelt YYYY-MM-DD and nothing else, not after today (UTC)."""
+def _collection_date(value: str, option: str) -> date:
+    """A collection date: an ISO calendar date, spelt YYYY-MM-DD and nothing else, that keeps the
+    library's rule for a collection date (``check_collected_on``: not after today, UTC)."""
+    from reviewguard.datasets import check_collected_on
+    from reviewguard.errors import ContractError
+
     # date.fromisoformat also reads 20130101 and week dates (2013-W01-1): a form the help does
     # not promise, so a typo of the one it does could pass as another date.
     day: date | None = None
@@ -287,8 +288,8 @@ def _calendar_date(value: str, option: str) -> date:
             day = date.fromisoformat(value)
     if day is None:
         raise OptionError(f"{option} {value!r} is not an ISO calendar date YYYY-MM-DD (e.g. 2013-05-01)")
-    # Data cannot have been collected in the future (the Yelp reader's rule for review dates, too).
-    today = datetime.now(UTC).date()
-    if day > today:
-        raise OptionError(f"{option} {value!r} must not be after today ({today.isoformat()}, UTC)")
+    try:
+        check_collected_on(day, name=option)
+    except ContractError as exc:
+        raise OptionError(str(exc)) from None  # checked before the file is read: a usage error
     return day

@@ -12,6 +12,7 @@ import typer
 from reviewguard.cli.common import (
     Config,
     MemoryLimit,
+    OptionError,
     Quarantine,
     _open,
     app,
@@ -94,7 +95,7 @@ def train(
     cfg = load_cli_config(config)
     runs_dir = keep_local or Path(os.environ.get("REVIEWGUARD_RUNS_DIR") or DEFAULT_RUNS_DIR)
     if runs_dir.exists() and not runs_dir.is_dir():
-        raise ReviewguardError(f"--keep-local {runs_dir}: exists and is not a folder")
+        raise OptionError(f"--keep-local {runs_dir}: exists and is not a folder")
     missing_store_folder(create=create_store)
     ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, risks=configured_risks(cfg))
     require_store_folder(create=create_store)
@@ -146,13 +147,18 @@ def promote(
     tolerance: Annotated[float, typer.Option(help="Average-precision loss allowed per risk.")] = 0.01,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
-    """Move the champion alias to the challenger if no risk gets worse beyond the tolerance."""
-    from reviewguard.model.store import connect_tracking
+    """Move the champion alias to the challenger if no risk gets worse beyond the tolerance.
+
+    The data is opened and validated before the MLflow store is touched, so a run refused for
+    its data creates no store; a store that does not exist is refused, never created.
+    """
+    from reviewguard.model.store import connect_tracking, require_existing_store
     from reviewguard.training.promote import promote as run
 
-    require_store_folder()
+    ds = _open(data, memory_limit=memory_limit)  # before the store: connecting creates a missing one
+    require_existing_store(reading=f"the registered model {name}")
     client = connect_tracking()
-    result = run(client, name, _open(data, memory_limit=memory_limit), tolerance=tolerance)
+    result = run(client, name, ds, tolerance=tolerance)
     for line in result.reasons:
         out.print(line, highlight=False)
     if result.promoted:

@@ -10,6 +10,7 @@ import typer
 from reviewguard.cli.common import (
     WITHOUT_LABELS,
     MemoryLimit,
+    OptionError,
     Quarantine,
     _open,
     _parse_time,
@@ -56,12 +57,14 @@ def score(
     """
     from reviewguard.features import default_as_of
 
+    # Usage errors first (exit 2), before the model or the data is read.
     if explain not in ("flagged", "all", "none"):
-        raise ReviewguardError("--explain must be flagged, all or none")
+        raise OptionError(f"--explain must be flagged, all or none, not {explain!r}")
+    moment = _parse_time(as_of, "--as-of")
     with console.status(f"loading model {model}"):
         predictor = load_model(model)
     ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, engine=engine, tables=WITHOUT_LABELS)
-    moment = _parse_time(as_of, "--as-of") or default_as_of(ds)
+    moment = moment or default_as_of(ds)
     if engine == "pyspark":
         from reviewguard.serving.spark import write_scores_spark
 

@@ -3,8 +3,10 @@
 Serving loads a model by URI through here and never imports training:
 ``models:/NAME/VERSION``, ``models:/NAME@alias``, ``runs:/...`` or an explicit
 local folder (a bundle or an MLflow model). The default store is a local
-SQLite file; ``MLFLOW_TRACKING_URI`` is honoured. Writing (logging a run,
-registering a version, moving an alias) is training's business.
+SQLite file; ``MLFLOW_TRACKING_URI`` is honoured. Reading never creates a
+store: a SQLite store that does not exist is refused (``require_existing_store``)
+before MLflow, which would create an empty one, connects. Writing (logging a
+run, registering a version, moving an alias) is training's business.
 """
 
 from __future__ import annotations
@@ -33,6 +35,32 @@ class TrackingError(ReviewguardError):
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def sqlite_store_path(uri: str) -> Path | None:
+    """The file a SQLite tracking URI names (relative to the working directory for ``sqlite:///x.db``),
+    or None for any other store (a server, a database server, SQLite in memory)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def require_existing_store(uri: str | None = None, *, reading: str = "a model") -> None:
+    """Refuse a SQLite tracking store that does not exist: reading must never create one.
+
+    MLflow creates an empty store (tables and all) when it connects to a SQLite file that is not
+    there, so a mistyped or unset ``MLFLOW_TRACKING_URI`` would leave an ``mlflow.db`` behind and
+    then report the model as not found. Only looks: creates nothing.
+    """
+    uri = uri or tracking_uri()
+    path = sqlite_store_path(uri)
+    if path is None or path.exists():
+        return
+    raise TrackingError(
+        f"MLflow tracking store {uri} does not exist (no file {path.absolute()}); reading {reading} never "
+        "creates a store: set MLFLOW_TRACKING_URI to the store that holds it"
+    )
 
 
 def connect_tracking(uri: str | None = None) -> MlflowClient:
@@ -74,6 +102,7 @@ def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bun
     if local.exists():
         folder = local
     elif model_uri.startswith(("models:/", "runs:/", "models:")):
+        require_existing_store(reading=model_uri)
         client = connect_tracking()
         if model_uri.startswith("models:/"):
             meta["model_version"] = _resolve_version(client, model_uri)
