@@ -50,7 +50,7 @@ from typing import Any
 
 import scoring
 import simulate
-from benchlib import drop_duckdb, rss_mb, run
+from benchlib import drop_duckdb, pin_to_cores, rss_mb, run
 
 import features
 
@@ -285,6 +285,7 @@ def run_all(
     explain_rows: int,
     rounds: int,
     memory_limit: str,
+    cpus: list[int],
     work: Path,
 ) -> dict[str, Any]:
     """Every step on a platform of ``accounts`` simulated in ``work``; the summary (see ``SCHEMA``)."""
@@ -324,6 +325,8 @@ def run_all(
             "explain_rows": explain_rows,
             "rounds": rounds,
             "memory_limit": memory_limit,
+            # The CPUs the steps ran on (children inherit the affinity).
+            "cpus": cpus,
             "started_at": started.isoformat(timespec="seconds"),
             "seconds": time.perf_counter() - t0,
             "load_average_start": load_start,
@@ -353,6 +356,10 @@ def _number(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _cores(n: int) -> str:
+    return "one core" if n == 1 else f"{n} cores"
+
+
 def render_docs(summary: dict[str, Any]) -> str:
     """The generated section of docs/benchmarks.md, markers included."""
     r, g, m = summary["run"], summary["git"], summary["machine"]
@@ -365,8 +372,9 @@ def render_docs(summary: dict[str, Any]) -> str:
         f"Measured {r['started_at'][:10]} at commit `{commit}`: "
         f"`run_all.py --accounts {r['accounts']} --days {r['days']} --seed {r['seed']}` "
         f"({r['accounts']:,} accounts, {r['days']} days, seed {r['seed']}, `{r['difficulty']}` difficulty, "
-        f"{r['explain_rows']:,} explained accounts, best of {r['rounds']}), on {m['cpus']} cores "
-        f"({m['cpu_model'] or 'unknown CPU'}, {m['memory_gib']:g} GiB), load average "
+        f"{r['explain_rows']:,} explained accounts, best of {r['rounds']}), every step on "
+        f"{_cores(len(r['cpus']))} of {m['cpus']} ({m['cpu_model'] or 'unknown CPU'}, {m['memory_gib']:g} GiB), "
+        "load average "
         f"{r['load_average_start'][0]:.1f} at the start and {r['load_average_end'][0]:.1f} at the end; "
         f"{r['seconds']:.0f} s in all. The guard fails when a ratio falls below half the one here.",
         "",
@@ -458,11 +466,15 @@ def main() -> None:
     ap.add_argument("--explain-rows", type=int, default=2000, help="accounts explained (x risks = rows)")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per measurement; the best counts")
     ap.add_argument("--memory-limit", default="4GB", help="DuckDB's buffer, as the commands' default")
+    ap.add_argument(
+        "--cores", type=int, default=1, help="CPUs every step runs on (0: all); the documented ratios are on one"
+    )
     ap.add_argument("--out", type=Path, default=SUMMARY, help="the summary JSON")
     ap.add_argument("--work", type=Path, help="keep the simulated data and the model in this folder")
     ap.add_argument("--write-docs", action="store_true", help="write the tables of docs/benchmarks.md")
     ap.add_argument("--check", action="store_true", help="exit 1 when a ratio is below half its documented value")
     args = ap.parse_args()
+    cpus = pin_to_cores(args.cores) if args.cores else sorted(os.sched_getaffinity(0))
     work = args.work or Path(tempfile.mkdtemp(prefix="rg-run-all-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -474,6 +486,7 @@ def main() -> None:
             explain_rows=args.explain_rows,
             rounds=args.rounds,
             memory_limit=args.memory_limit,
+            cpus=cpus,
             work=work,
         )
     finally:
