@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/run_all.py --accounts 20000               # benchmarks/results/summary.json
     .venv/bin/python benchmarks/run_all.py --accounts 20000 --write-docs  # and the tables of docs/benchmarks.md
 
-Each step runs in a fresh child process (its own imports and peak RSS). Inside it the measurement
-and its baseline alternate, best of ``--rounds`` each: the machine is noisy (two cores shared with
-other work), and only a ratio of two figures taken in the same process at the same moment means
-anything from one run to the next. The measurements themselves are the other scripts' functions:
+Each step runs in a fresh child process (its own imports and peak RSS), pinned with the command
+to one core (``--cores``). Inside it the measurement and its baseline alternate, best of
+``--rounds`` each: the machine is noisy (two cores shared with other work), and only a ratio of two
+figures taken in the same process at the same moment, on the same core, means anything from one
+run to the next. The measurements themselves are the other scripts' functions:
 
 1. ``simulate.py``: the simulator, against writing as many rows of plain columns with the same
    Parquet writer;

@@ -1,9 +1,9 @@
 """``benchmarks/run_all.py --accounts 20000``: every speed ratio holds at least half its documented value.
 
 The suite's one timed assertion. Each figure is a ratio of two throughputs measured in the same
-process, alternating, best of three (reviewguard against a plain baseline: pandas, a bare
-``Booster.predict``, ``pred_contrib``, an unchecked DuckDB load, a plain Parquet write), so a busy
-machine slows both sides alike; the 2x margin is for what noise remains. The documented values are
+process on one core, alternating, best of three (reviewguard against a plain baseline: pandas, a
+bare ``Booster.predict``, ``pred_contrib``, an unchecked DuckDB load, a plain Parquet write), so a
+busy machine slows both sides alike; the 2x margin is for what noise remains. The documented values are
 the generated table in docs/benchmarks.md, which ``run_all.py --check`` reads (one place for them).
 
 The same run carries the frame-by-frame checks of ``benchmarks/scoring.py``: explaining changes no
