@@ -463,7 +463,7 @@ def main() -> None:
     # 60 days keep the 20,000-account run (the test's) near two minutes on two cores; training is most of it.
     ap.add_argument("--days", type=int, default=60)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--difficulty", default="easy", help="the simulator's difficulty (easy: the other benchmarks')")
+    ap.add_argument("--difficulty", default="realistic", help="the simulator's difficulty (the package default)")
     ap.add_argument("--explain-rows", type=int, default=2000, help="accounts explained (x risks = rows)")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per measurement; the best counts")
     ap.add_argument("--memory-limit", default="4GB", help="DuckDB's buffer, as the commands' default")
