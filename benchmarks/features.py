@@ -4,7 +4,8 @@
 
 Runs each measurement in a fresh child process (its own peak RSS):
 1. validate + normalise the dataset (reader), then every registry feature for
-   every account at the default as-of, written to Parquet;
+   every account at the default as-of, written to Parquet; then, as the
+   reader's baseline, the same files stored unchecked in DuckDB;
 2. five representative features (likes_per_day_max, likes_per_minute_max,
    like_without_open_share, like_gap_min_ms, negative_reviews_90d) in plain
    pandas, reading only the columns they need;
@@ -20,11 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import queue
-import resource
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from benchlib import rss_mb, run
 
 FIVE = [
     "likes_per_day_max",
@@ -35,49 +37,59 @@ FIVE = [
 ]
 
 
-def _rss() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _full(data: str, memory_limit: str, engine: str, q: mp.Queue) -> None:
+def read_validate(data: str | Path, memory_limit: str, engine: str = "duckdb") -> tuple[Any, float]:
+    """The reader on ``data`` (every contract check, clean tables stored): the dataset and its seconds."""
     from reviewguard.engine import connect
-    from reviewguard.features import build_features, cutoffs_at, default_as_of
     from reviewguard.reader import open_dataset
 
     t0 = time.perf_counter()
     con = connect("duckdb", memory_limit=memory_limit) if engine == "duckdb" else connect("pyspark")
     ds = open_dataset(con, data)
-    t1 = time.perf_counter()
-    out = Path(tempfile.mkdtemp()) / "features.parquet"
-    expr = build_features(ds, cutoffs_at(ds, default_as_of(ds)))
-    con.to_parquet(expr, str(out))
-    t2 = time.perf_counter()
-    events = sum(t.rows for n, t in ds.report.tables.items() if n not in ("accounts", "labels"))
-    q.put(
-        {
-            "read_validate_s": t1 - t0,
-            "features_s": t2 - t1,
-            "events": events,
-            "accounts": ds.report.tables["accounts"].rows,
-            "peak_rss_mb": _rss(),
-        }
-    )
+    return ds, time.perf_counter() - t0
 
 
-def _duck_five(data: str, memory_limit: str, q: mp.Queue) -> None:
+def plain_load(data: str | Path, memory_limit: str) -> tuple[Any, float]:
+    """The reader's baseline: the same Parquet files stored as they are in tables of the same kind of
+    DuckDB connection (``CREATE TABLE AS read_parquet``), without a single check; the connection and
+    its seconds."""
+    from reviewguard.contract import TABLES
     from reviewguard.engine import connect
-    from reviewguard.features import build_features, cutoffs_at, default_as_of
-    from reviewguard.reader import open_dataset
+    from reviewguard.reader import locate_table
 
-    con = connect(memory_limit=memory_limit)
-    ds = open_dataset(con, data, tables=("accounts", "likes", "reviews"))
-    as_of = default_as_of(ds)
     t0 = time.perf_counter()
-    df = build_features(ds, cutoffs_at(ds, as_of), FIVE).to_pandas()
-    q.put({"seconds": time.perf_counter() - t0, "rows": len(df), "peak_rss_mb": _rss(), "as_of": str(as_of)})
+    con = connect("duckdb", memory_limit=memory_limit)
+    for name in TABLES:
+        found = locate_table(Path(data), name)
+        if found is not None:
+            con.create_table(name, con.read_parquet(found[1]))
+    return con, time.perf_counter() - t0
 
 
-def _pandas_five(data: str, as_of: str, q: mp.Queue) -> None:
+def events(ds: Any) -> int:
+    """Rows of the event tables (every table but accounts and labels)."""
+    return sum(t.rows for n, t in ds.report.tables.items() if n not in ("accounts", "labels"))
+
+
+def all_features(ds: Any, out: str | Path) -> float:
+    """Seconds to compute every registry feature for every account at the default as-of, written to ``out``."""
+    from reviewguard.features import build_features, cutoffs_at, default_as_of
+
+    t0 = time.perf_counter()
+    ds.con.to_parquet(build_features(ds, cutoffs_at(ds, default_as_of(ds))), str(out))
+    return time.perf_counter() - t0
+
+
+def duck_five(ds: Any, as_of: Any) -> float:
+    """Seconds for the five features through reviewguard on the dataset's engine, as a pandas frame."""
+    from reviewguard.features import build_features, cutoffs_at
+
+    t0 = time.perf_counter()
+    build_features(ds, cutoffs_at(ds, as_of), FIVE).to_pandas()
+    return time.perf_counter() - t0
+
+
+def pandas_five(data: str | Path, as_of: str) -> float:
+    """Seconds for the same five features in plain pandas, reading only the columns they need."""
     import numpy as np
     import pandas as pd
 
@@ -108,27 +120,40 @@ def _pandas_five(data: str, as_of: str, q: mp.Queue) -> None:
         (reviews.rating <= 2) & (reviews.created_at < cut) & (reviews.created_at >= cut - pd.Timedelta(days=90))
     ]
     accounts = pd.read_parquet(Path(data) / "accounts.parquet", columns=["account_id"])
-    out = (
-        accounts.set_index("account_id").join(out).join(neg.groupby("account_id").size().rename("negative_reviews_90d"))
+    accounts.set_index("account_id").join(out).join(neg.groupby("account_id").size().rename("negative_reviews_90d"))
+    return time.perf_counter() - t0
+
+
+def _full(data: str, memory_limit: str, engine: str, q: mp.Queue) -> None:
+    ds, read_s = read_validate(data, memory_limit, engine)
+    features_s = all_features(ds, Path(tempfile.mkdtemp()) / "features.parquet")
+    rss = rss_mb()
+    # The baseline on the same engine only: Spark's run is compared with DuckDB's as a whole.
+    load_s = plain_load(data, memory_limit)[1] if engine == "duckdb" else None
+    q.put(
+        {
+            "read_validate_s": read_s,
+            "plain_load_s": load_s,
+            "features_s": features_s,
+            "events": events(ds),
+            "accounts": ds.report.tables["accounts"].rows,
+            "peak_rss_mb": rss,
+        }
     )
-    q.put({"seconds": time.perf_counter() - t0, "rows": len(out), "peak_rss_mb": _rss()})
 
 
-def run(target, *args) -> dict:  # type: ignore[no-untyped-def]
-    ctx = mp.get_context("spawn")
-    q: mp.Queue = ctx.Queue()
-    p = ctx.Process(target=target, args=(*args, q))
-    p.start()
-    # A child that dies (out of memory, a crash) must end the benchmark, not hang it.
-    while True:
-        try:
-            result: dict = q.get(timeout=5)  # type: ignore[type-arg]
-            break
-        except queue.Empty:
-            if not p.is_alive():
-                raise SystemExit(f"{target.__name__} died with exit code {p.exitcode}") from None
-    p.join()
-    return result
+def _duck_five(data: str, memory_limit: str, q: mp.Queue) -> None:
+    from reviewguard.engine import connect
+    from reviewguard.features import default_as_of
+    from reviewguard.reader import open_dataset
+
+    ds = open_dataset(connect(memory_limit=memory_limit), data, tables=("accounts", "likes", "reviews"))
+    as_of = default_as_of(ds)
+    q.put({"seconds": duck_five(ds, as_of), "peak_rss_mb": rss_mb(), "as_of": str(as_of)})
+
+
+def _pandas_five(data: str, as_of: str, q: mp.Queue) -> None:
+    q.put({"seconds": pandas_five(data, as_of), "peak_rss_mb": rss_mb()})
 
 
 def main() -> None:
@@ -145,6 +170,7 @@ def main() -> None:
         "accounts": full["accounts"],
         "events": full["events"],
         "read_validate_s": round(full["read_validate_s"], 1),
+        "plain_duckdb_load_s": round(full["plain_load_s"], 1),
         "features_s": round(full["features_s"], 1),
         "events_per_s_end_to_end": round(full["events"] / total),
         "full_peak_rss_mb": round(full["peak_rss_mb"]),

@@ -21,17 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import queue
-import resource
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-
-def _rss() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+import pandas as pd
+from benchlib import rss_mb, run, timed
 
 
 def _load(model: str):
@@ -42,15 +37,20 @@ def _load(model: str):
     return Predictor(bundle, model_uri=model, model_version=meta["model_version"])
 
 
-def _timed(best: dict[str, float], name: str, call: Callable[[], Any]) -> Any:
-    """``call()``, keeping in ``best[name]`` the shortest time it has taken so far."""
-    t0 = time.perf_counter()
-    out = call()
-    best[name] = min(best.get(name, float("inf")), time.perf_counter() - t0)
-    return out
+# The columns only an explained row fills in.
+EXPLANATION_COLUMNS = ["base_value", "contributions", "reasons"]
 
 
-def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
+def _same_frame(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Every column, dtype and value equal (pandas' own comparison, NaN equal to NaN)."""
+    try:
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    except AssertionError:
+        return False
+    return True
+
+
+def _throughput(data: str, model: str, explain_rows: int, rounds: int, q: mp.Queue) -> None:
     import numpy as np
     import shap
 
@@ -63,18 +63,29 @@ def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
     feats = build_features(ds, cutoffs_at(ds, default_as_of(ds))).to_pandas()
     n = len(feats)
 
-    def bare_predict() -> None:
-        for m in predictor.bundle.risks.values():
-            m.booster.predict(predictor.matrix(m, feats), raw_score=True)
+    def bare_predict() -> dict[str, np.ndarray]:
+        return {
+            risk: np.asarray(m.booster.predict(predictor.matrix(m, feats), raw_score=True))
+            for risk, m in predictor.bundle.risks.items()
+        }
 
-    # Alternating rounds after a warm-up, best of three each: the machine is noisy
+    # Alternating rounds after a warm-up, best of ``rounds`` each (three from the command line): the machine is noisy
     # and the first call pays one-off costs (allocations, LightGBM's thread pool).
     predictor.predict(feats.head(10_000), explain="none")
     best: dict[str, float] = {}
-    for _ in range(3):
-        scores = _timed(best, "ours", lambda: predictor.predict(feats, explain="none"))
-        _timed(best, "bare", bare_predict)
+    for _ in range(rounds):
+        scores = timed(best, "ours", lambda: predictor.predict(feats, explain="none"))
+        booster_raw = timed(best, "bare", bare_predict)
     ours, bare = best["ours"], best["bare"]
+    # The predictor gives a missing value its least risky value before LightGBM sees it (a null is
+    # never evidence), so its margin is the bare booster's on the rows with every value present.
+    raw_diff = 0.0
+    complete_rows = 0
+    for risk, m in predictor.bundle.risks.items():
+        complete = ~np.isnan(predictor.matrix(m, feats)).any(axis=1)
+        ours_raw = scores.loc[scores["risk"] == risk, "raw_score"].to_numpy()[complete]
+        raw_diff = max(raw_diff, float(np.abs(ours_raw - booster_raw[risk][complete]).max(initial=0.0)))
+        complete_rows += int(complete.sum())
 
     # Explanations on the highest-scored rows, as a moderation queue would see them.
     top = scores.sort_values("score", ascending=False).drop_duplicates("account_id").head(explain_rows)
@@ -100,13 +111,13 @@ def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
     # build (cold: a new process, or combinations it has not met) and kept from the round before
     # (warm: the next chunk of a batch), then bare pred_contrib, then the parts (warm).
     predictor.predict(rows.head(500), explain="all")
-    for _ in range(3):
+    for _ in range(rounds):
         forget_resolved()
-        _timed(best, "ours_cold", lambda: predictor.predict(rows, explain="all"))
-        _timed(best, "ours_explain", lambda: predictor.predict(rows, explain="all"))
-        _timed(best, "contrib", bare_contrib)
-        _timed(best, "unexplained", lambda: predictor.predict(rows, explain="none"))
-        _timed(best, "contrib_only", contributions_only)
+        cold = timed(best, "ours_cold", lambda: predictor.predict(rows, explain="all"))
+        warm = timed(best, "ours_explain", lambda: predictor.predict(rows, explain="all"))
+        timed(best, "contrib", bare_contrib)
+        plain = timed(best, "unexplained", lambda: predictor.predict(rows, explain="none"))
+        timed(best, "contrib_only", contributions_only)
     ours_explain, ours_cold, contrib = best["ours_explain"], best["ours_cold"], best["contrib"]
     unexplained, contrib_only = best["unexplained"], best["contrib_only"]
     max_diff = 0.0
@@ -132,7 +143,7 @@ def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
             "pred_contrib_rows_per_s": len(rows) * risks / contrib,
             "explain_over_pred_contrib": contrib / ours_explain,
             "explain_cold_over_pred_contrib": contrib / ours_cold,
-            # Where explain=all spends its time, in seconds for all explained rows (best of three each).
+            # Where explain=all spends its time, in seconds for all explained rows (best of ``rounds`` each).
             "explain_all_s": ours_explain,
             "explain_all_cold_s": ours_cold,
             "explain_none_s": unexplained,
@@ -140,7 +151,16 @@ def _throughput(data: str, model: str, explain_rows: int, q: mp.Queue) -> None:
             "pred_contrib_s": contrib,
             "tree_explainer_rows_per_s": len(rows) * risks / tree_explainer,
             "tree_explainer_vs_pred_contrib_max_abs_diff": max_diff,
-            "peak_rss_mb": _rss(),
+            # Frame by frame: the resolved models kept across calls change nothing, and explaining
+            # changes no score or action (only the explanation columns differ from explain=none).
+            # Compared on the rows of the last round of each.
+            "predictor_vs_booster_raw_max_abs_diff_complete_rows": raw_diff,
+            "complete_rows": complete_rows,
+            "explain_cold_equals_warm": _same_frame(cold, warm),
+            "explain_all_equals_none_but_explanations": _same_frame(
+                cold.drop(columns=EXPLANATION_COLUMNS), plain.drop(columns=EXPLANATION_COLUMNS)
+            ),
+            "peak_rss_mb": rss_mb(),
         }
     )
 
@@ -161,27 +181,10 @@ def _end_to_end(data: str, model: str, q: mp.Queue) -> None:
             "seconds": time.perf_counter() - t0,
             "accounts": summary["accounts"],
             "actions": summary["actions"],
-            "peak_rss_mb": _rss(),
+            "peak_rss_mb": rss_mb(),
             "output_mb": out.stat().st_size / 2**20,
         }
     )
-
-
-def run(target, *args) -> dict:
-    ctx = mp.get_context("spawn")
-    q: mp.Queue = ctx.Queue()
-    p = ctx.Process(target=target, args=(*args, q))
-    p.start()
-    # A child that dies (out of memory, a crash) must end the benchmark, not hang it.
-    while True:
-        try:
-            result: dict = q.get(timeout=5)
-            break
-        except queue.Empty:
-            if not p.is_alive():
-                raise SystemExit(f"{target.__name__} died with exit code {p.exitcode}") from None
-    p.join()
-    return result
 
 
 def main() -> None:
@@ -191,7 +194,7 @@ def main() -> None:
     ap.add_argument("--explain-rows", type=int, default=2000, help="accounts explained (x risks = rows)")
     ap.add_argument("--throughput-only", action="store_true", help="skip the end-to-end `score` run")
     args = ap.parse_args()
-    result = {"throughput": run(_throughput, args.data, args.model, args.explain_rows)}
+    result = {"throughput": run(_throughput, args.data, args.model, args.explain_rows, 3)}
     if not args.throughput_only:
         result["end_to_end"] = run(_end_to_end, args.data, args.model)
     out = Path(__file__).parent / "results"
