@@ -493,3 +493,55 @@ def test_usage_errors_exit_2_naming_the_option_and_write_nothing(
     code, output = cli([*features, "--as-of", "2026-03-01T08:00:00+08:00"])
     assert code == 0, output
     assert set(pd.read_parquet(tmp_path / "o" / "f.parquet", columns=["as_of"]).as_of) == {pd.Timestamp("2026-03-01")}
+
+
+# ------------------------------------------------------------------ usage errors the library's rules decide
+
+
+@pytest.fixture(scope="module")
+def small_scores(small_platform: Path, bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    scores = tmp_path_factory.mktemp("scores") / "s.parquet"
+    code, output = cli(["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(scores)])
+    assert code == 0, output
+    return scores
+
+
+@pytest.fixture(scope="module")
+def small_case(small_platform: Path, small_scores: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    built = tmp_path_factory.mktemp("case")
+    args = ["case", "build", "--scores", str(small_scores), "--data", str(small_platform), "--out", str(built)]
+    code, output = cli([*args, "--top-flagged", "1"])
+    assert code == 0, output
+    return next(built.glob("*/case.json"))
+
+
+def test_a_negative_top_flagged_is_a_usage_error_not_all_but_the_last(
+    small_platform: Path, small_scores: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: `case build --top-flagged -1` went to pandas as head(-1), "all but the last":
+    a case for every flagged account of each risk but its lowest-scored one, exit 0."""
+    from reviewguard.errors import ReviewguardError
+    from reviewguard.serving.case import select_cases
+
+    out = tmp_path / "cases"
+    args = ["case", "build", "--scores", str(small_scores), "--data", str(small_platform), "--out", str(out)]
+    frame = pd.read_parquet(small_scores)
+    flagged = frame[frame.action != "none"]
+    assert flagged.groupby("risk").size().min() >= 3, "the test needs a few flagged accounts per risk"
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    rule = "must be 0 or more (the number of flagged accounts per risk to open cases for), not {}"
+    for extra in (["--top-flagged", "-1"], ["--top-flagged", "-2", "--account", str(flagged.account_id.iloc[0])]):
+        code, output = cli([*args, *extra])
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        assert code == 2 and errors == ["error: --top-flagged " + rule.format(extra[1])], output
+        assert "Traceback" not in output and not out.exists() and list(work.iterdir()) == [], output
+    # The library keeps the rule for its own callers, under the parameter's name.
+    with pytest.raises(ReviewguardError, match=r"^top_flagged must be 0 or more \(.*\), not -1$"):
+        select_cases(frame, [], -1)
+    # 1 is still the highest-scored flagged account of each risk, and 0 none.
+    top = flagged.sort_values(["score", "account_id"], ascending=[False, True]).groupby("risk").account_id.first()
+    assert select_cases(frame, [], 1) == list(dict.fromkeys(top.sort_index()))
+    named = str(frame.account_id.iloc[0])
+    assert select_cases(frame, [named], 0) == [named]
