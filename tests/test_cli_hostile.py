@@ -545,3 +545,78 @@ def test_a_negative_top_flagged_is_a_usage_error_not_all_but_the_last(
     assert select_cases(frame, [], 1) == list(dict.fromkeys(top.sort_index()))
     named = str(frame.account_id.iloc[0])
     assert select_cases(frame, [named], 0) == [named]
+
+
+def test_decide_and_simulate_option_rules_exit_2_naming_the_option_and_write_nothing(
+    small_platform: Path, small_case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: these values broke rules the library checks (`decide_case`, `simulate`), so
+    they exited 1, the code of a problem in the data or a file, and `--accounts 0` and `--days 13`
+    shared one message naming neither option. `simulate --seed -1`, and `--accounts` 1 to 49, which
+    passed the old check, died in NumPy: "unexpected ValueError ... a bug in reviewguard"."""
+    from reviewguard.errors import ReviewguardError
+    from reviewguard.serving.case_record import read_case
+    from reviewguard.serving.decide import decide_case
+    from reviewguard.simulator import SimConfig, simulate
+
+    data = copy_platform(small_platform, tmp_path / "data")
+    before = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+    decide = ["case", "decide", str(small_case), "--labels", str(data)]
+    sim_out = tmp_path / "o" / "sim"
+    simulate_args = ["simulate", "--out", str(sim_out)]
+    usage_errors = [
+        (
+            [*decide, "--decision", "maybe", "--by", "mod-1"],
+            "--decision must be one of upheld, overturned, dismissed, not 'maybe'",
+        ),
+        (
+            [*decide, "--decision", "Upheld", "--by", "mod-1"],
+            "--decision must be one of upheld, overturned, dismissed, not 'Upheld'",
+        ),
+        ([*decide, "--decision", "upheld", "--by", ""], "--by must name the moderator who decided (an id), not ''"),
+        (
+            [*decide, "--decision", "upheld", "--by", " \t"],
+            "--by must name the moderator who decided (an id), not ' \\t'",
+        ),
+        # checked before the case file is read: a usage error even when the file is missing
+        (
+            ["case", "decide", str(tmp_path / "absent.json"), "--labels", str(data), "--decision", "x", "--by", "m"],
+            "--decision must be one of upheld, overturned, dismissed, not 'x'",
+        ),
+        ([*simulate_args, "--accounts", "0"], "--accounts must be at least 50, not 0"),
+        ([*simulate_args, "--accounts", "-5"], "--accounts must be at least 50, not -5"),
+        # 1-49 passed the old check and died in NumPy ("unexpected ValueError ... a bug")
+        ([*simulate_args, "--accounts", "49"], "--accounts must be at least 50, not 49"),
+        ([*simulate_args, "--accounts", "50", "--days", "13"], "--days must be at least 14, not 13"),
+        ([*simulate_args, "--accounts", "50", "--seed", "-1"], "--seed must be at least 0, not -1"),
+    ]
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for args, message in usage_errors:
+        code, output = cli(args)
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        assert code == 2 and errors == [f"error: {message}"] and "Traceback" not in output, (args, output)
+        assert {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()} == before, args  # no label written
+        assert not (tmp_path / "o").exists() and list(work.iterdir()) == [], args
+    # The rules are the library's, for its own callers too.
+    case = read_case(small_case)
+    with pytest.raises(ReviewguardError, match=r"^--decision must be one of upheld, overturned, dismissed"):
+        decide_case(case, decision="maybe", by="mod-1")
+    with pytest.raises(ReviewguardError, match=r"^--by must name the moderator"):
+        decide_case(case, decision="upheld", by=" ")
+    for cfg, message in (
+        (SimConfig(accounts=0), "accounts must be at least 50, not 0"),
+        (SimConfig(accounts=49), "accounts must be at least 50, not 49"),
+        (SimConfig(accounts=50, days=13), "days must be at least 14, not 13"),
+        (SimConfig(accounts=50, seed=-1), "seed must be at least 0, not -1"),
+    ):
+        with pytest.raises(ReviewguardError, match=f"^{message}$"):
+            simulate(cfg, sim_out)
+        assert not (tmp_path / "o").exists()
+    # Values within the rules still run: the smallest platform, and a decision recorded.
+    code, output = cli([*simulate_args, "--accounts", "50", "--days", "14", "--seed", "0"])
+    assert code == 0 and pq.read_table(sim_out / "accounts.parquet").num_rows == 50, output
+    code, output = cli([*decide, "--decision", "dismissed", "--by", "mod-1", "--risk", "extortion"])
+    assert code == 0, output
+    assert pd.read_parquet(data / "labels.parquet").iloc[-1].decided_by == "mod-1"

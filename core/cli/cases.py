@@ -140,8 +140,10 @@ def case_decide(
 ) -> None:
     """Record a moderator's decision: a labels row (the next `train` learns from it) and an enforcement row."""
     from reviewguard.serving.case_record import read_case
-    from reviewguard.serving.decide import append_decision, decide_case
+    from reviewguard.serving.decide import append_decision, check_decision, decide_case
 
+    with usage_rule():  # before the case or the dataset is read
+        check_decision(decision, by)
     case = read_case(case_file)
     rows = decide_case(case, decision=decision, by=by, note=note, risk=risk)
     written = append_decision(labels, case, rows)

@@ -28,6 +28,7 @@ from reviewguard.cli.common import (
     out,
     progress_bar,
     say_error,
+    usage_rule,
 )
 from reviewguard.errors import ReviewguardError
 from reviewguard.reader import DEFAULT_MEMORY_LIMIT
@@ -39,9 +40,9 @@ from reviewguard.reader import DEFAULT_MEMORY_LIMIT
 @friendly_errors
 def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the dataset to.")],
-    accounts: Annotated[int, typer.Option(help="Number of accounts.")] = 20_000,
-    days: Annotated[int, typer.Option(help="Length of the simulated period in days.")] = 90,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives byte-identical files.")] = 7,
+    accounts: Annotated[int, typer.Option(help="Number of accounts (at least 50).")] = 20_000,
+    days: Annotated[int, typer.Option(help="Length of the simulated period in days (at least 14).")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed (0 or more); the same seed gives byte-identical files.")] = 7,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing non-empty folder.")] = False,
     labels: Annotated[
         str,
@@ -61,9 +62,11 @@ def simulate(
     ] = "realistic",
 ) -> None:
     """Write a simulated platform (every contract table plus labels) to a folder."""
-    from reviewguard.simulator import DIFFICULTIES, LABEL_REGIMES, SimConfig
+    from reviewguard.simulator import DIFFICULTIES, LABEL_REGIMES, SimConfig, check_size
     from reviewguard.simulator import simulate as run
 
+    with usage_rule():  # before anything is written
+        check_size(accounts, days, seed, prefix="--")
     if labels not in LABEL_REGIMES:
         raise typer.BadParameter(f"must be one of {', '.join(LABEL_REGIMES)}", param_hint="--labels")
     if difficulty not in DIFFICULTIES:
