@@ -620,3 +620,48 @@ def test_decide_and_simulate_option_rules_exit_2_naming_the_option_and_write_not
     code, output = cli([*decide, "--decision", "dismissed", "--by", "mod-1", "--risk", "extortion"])
     assert code == 0, output
     assert pd.read_parquet(data / "labels.parquet").iloc[-1].decided_by == "mod-1"
+
+
+@pytest.mark.parametrize("as_of", ["", "nan", "NaT"])
+def test_a_case_whose_as_of_pandas_reads_as_nat_is_refused_naming_file_and_field(
+    as_of: str, small_platform: Path, small_case: Path, tmp_path: Path
+) -> None:
+    """Found in review: read_case took as_of "", "nan" or "NaT" (pandas reads them as NaT without
+    raising), and `case decide` recorded a label for such a case: every comparison with NaT is
+    false, so "a decision would precede the case's as-of" never fired."""
+    from reviewguard.serving.case_record import CaseFileError, read_case
+
+    record = json.loads(small_case.read_text())
+    record["as_of"] = as_of
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps(record))
+    expected = f"{case}: as_of {as_of!r} is not a time"
+    with pytest.raises(CaseFileError) as err:
+        read_case(case)
+    assert str(err.value) == expected
+    data = copy_platform(small_platform, tmp_path / "data")
+    before = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+    decide = ["case", "decide", str(case), "--labels", str(data), "--by", "m", "--risk", "extortion"]
+    for args in ([*decide, "--decision", "upheld"], ["case", "verify", str(case), "--data", str(data)]):
+        code, output = cli(args)
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        assert code == 1 and errors == [f"error: {expected}"] and "Traceback" not in output, (args, output)
+        assert {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()} == before  # no label written
+
+
+def test_a_case_without_a_case_id_is_refused_naming_file_and_field(
+    small_platform: Path, small_case: Path, tmp_path: Path
+) -> None:
+    """Found in review: `case decide` on a case.json without case_id (read_case did not check it)
+    stopped with "unexpected KeyError: 'case_id' (a bug in reviewguard ...)", exit 2."""
+    record = json.loads(small_case.read_text())
+    del record["case_id"]
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps(record))
+    data = copy_platform(small_platform, tmp_path / "data")
+    before = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+    decide = ["case", "decide", str(case), "--labels", str(data), "--by", "m", "--risk", "extortion"]
+    code, output = cli([*decide, "--decision", "upheld"])
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 1 and errors == [f"error: {case}: case_id is missing or not a string"], output
+    assert {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()} == before
