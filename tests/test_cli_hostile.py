@@ -203,9 +203,9 @@ def test_yelp_labels_trained_without_the_preset_are_told_to_pass_config_yelp(tmp
     code, output = cli(["train", "--data", str(data)], env=env)
     assert code == 1 and "Traceback" not in output, output
     assert "column risk: must be one of extortion, fake_engagement (4 rows); found review_spam" in output
-    assert "train with --config yelp" in output
+    assert "validate, train and promote with --config yelp" in flat(output)
     code, output = cli(["validate", str(data)])
-    assert code == 1 and "train with --config yelp" in output, output
+    assert code == 1 and "validate, train and promote with --config yelp" in flat(output), output
     # The hint's table holds: each preset it names declares the risk.
     from reviewguard.contract import PRESET_RISKS
     from reviewguard.training.config import load_config
@@ -260,7 +260,7 @@ def test_validate_checks_labels_against_the_risks_of_the_config_train_would_use(
     code, output = cli(["validate", str(data)])
     assert code == 1, output
     assert "labels.risk: must be one of extortion, fake_engagement (4 rows); found review_spam" in flat(output)
-    assert "validate and train with --config yelp" in flat(output)
+    assert "validate, train and promote with --config yelp" in flat(output)
     code, output = cli(["validate", str(data), "--config", "yelp"])
     assert code == 0 and "ok: the dataset is usable." in output, output
     assert "labels │ labels.parquet │ 4 │ 4 │ ok" in flat(output)
@@ -665,3 +665,77 @@ def test_a_case_without_a_case_id_is_refused_naming_file_and_field(
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert code == 1 and errors == [f"error: {case}: case_id is missing or not a string"], output
     assert {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()} == before
+
+
+def yelp_lines(n: int, *, users: int, products: int, seed: int) -> str:
+    """``n`` random Yelp metadata lines over two years (at most one review per user and product),
+    a third of them filtered: enough accounts for the Yelp preset's backtest."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    day = pd.Timestamp("2011-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    lines = {
+        (u, p): f"{u} {p} {stars}.0 {label} {d.date()}"
+        for u, p, stars, label, d in zip(
+            rng.integers(0, users, n),
+            rng.integers(0, products, n),
+            rng.integers(1, 6, n),
+            rng.choice([-1, 1], n, p=[0.3, 0.7]),
+            day,
+            strict=True,
+        )
+    }
+    return "\n".join(lines.values()) + "\n"
+
+
+def test_promote_takes_the_training_config_and_promotes_yelp_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: `promote` had no --config and checked the labels against the default risks,
+    so it refused every Yelp dataset (risk review_spam) while its hint said to pass --config yelp."""
+    from mlflow.tracking import MlflowClient
+
+    (tmp_path / "y.txt").write_text(yelp_lines(3000, users=800, products=30, seed=4))
+    full = tmp_path / "full"
+    code, output = cli(
+        ["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(full), "--decided-at", "last_review"]
+    )
+    assert code == 0, output
+    # Models trained on the labels decided up to a day, judged on the labels decided after it.
+    early = copy_platform(full, tmp_path / "early")
+    labels = pd.read_parquet(early / "labels.parquet")
+    labels[labels.decided_at <= labels.decided_at.quantile(0.7)].to_parquet(early / "labels.parquet", index=False)
+    store = tmp_path / "mlflow.db"
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
+    (tmp_path / "artifacts").mkdir()
+    monkeypatch.chdir(tmp_path / "artifacts")  # a SQLite store keeps its artifacts in ./mlruns
+    runs = tmp_path / "runs"
+    train = ["train", "--data", str(early), "--config", "yelp", "--register-as", "spam", "--keep-local", str(runs)]
+    code, output = cli(train, env=env)
+    assert code == 0 and output.strip().endswith("models:/spam/1"), output
+    code, output = cli(["log-run", str(next(runs.iterdir())), "--again", "--register-as", "spam"], env=env)
+    assert code == 0 and output.strip().endswith("models:/spam/2"), output
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    assert [str(client.get_model_version_by_alias("spam", a).version) for a in ("champion", "challenger")] == ["1", "2"]
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    # Without the preset the labels are refused, naming the rule and the option that fixes it.
+    code, output = cli(["promote", "spam", "--data", str(full)], env=env)
+    assert code == 1 and "column risk: must be one of extortion, fake_engagement" in flat(output), output
+    assert "validate, train and promote with --config yelp" in flat(output)
+    # A config that cannot be read stops promote before the data and the store, in one line.
+    code, output = cli(["promote", "spam", "--data", str(full), "--config", "missing.toml"], env=env)
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 1 and errors == ["error: config file missing.toml does not exist (packaged presets: yelp)"], output
+    assert str(client.get_model_version_by_alias("spam", "champion").version) == "1" and list(work.iterdir()) == []
+    # With it, the challenger is judged on the later review_spam labels and promoted.
+    code, output = cli(["promote", "spam", "--data", str(full), "--config", "yelp"], env=env)
+    assert code == 0, output
+    n_later = int((pd.read_parquet(full / "labels.parquet").decided_at > labels.decided_at.quantile(0.7)).sum())
+    assert "review_spam: average precision" in output and f"on {n_later} later labels" in flat(output), output
+    assert "promoted: spam champion is now version 2 (was 1)" in output
+    assert str(client.get_model_version_by_alias("spam", "champion").version) == "2"
+    assert list(work.iterdir()) == []  # the store named by MLFLOW_TRACKING_URI, nothing in the working directory
+    result = runner.invoke(app, ["promote", "--help"], env={"COLUMNS": "200"})
+    assert "A bare preset name is always the preset" in flat(result.output.replace("│", " "))
