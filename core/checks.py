@@ -437,7 +437,7 @@ def preset_hints(violations: list[Violation]) -> list[str]:
     found = {r for v in violations if (v.table, v.column) == ("labels", "risk") for r in v.found}
     return [
         f"Labels of risk {risk} (as `reviewguard datasets {preset}` writes them) need the packaged "
-        f"training configuration that declares that risk: validate and train with --config {preset}."
+        f"training configuration that declares that risk: validate, train and promote with --config {preset}."
         for risk, preset in PRESET_RISKS.items()
         if risk in found
     ]

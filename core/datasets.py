@@ -164,6 +164,26 @@ def check_collected_on(collected_on: date, *, today: date | None = None, name: s
         raise ContractError(f"{name} {collected_on.isoformat()!r} must not be after today ({today.isoformat()}, UTC)")
 
 
+def check_decided_at(
+    decided_at: str,
+    collected_on: date | str | None = None,
+    *,
+    names: tuple[str, str] = ("decided_at", "collected_on"),
+) -> None:
+    """The rules for when labels count as decided: ``decided_at`` is one of ``DECIDED_AT``, and a
+    collection date (``collected_on``; only whether one is given matters) goes with ``end_of_data``
+    alone: with ``last_review`` each label is dated by its account's last review, so a collection
+    date would be silently ignored. ``names`` spell the two parameters as the caller's user does
+    (the command line's ``--decided-at``, ``--collected-on``), so one rule has one message."""
+    decided, collected = names
+    if decided_at not in DECIDED_AT:
+        raise ContractError(f"{decided} must be one of {', '.join(DECIDED_AT)}, not {decided_at!r}")
+    if collected_on is not None and decided_at != "end_of_data":
+        raise ContractError(
+            f"{collected} dates labels decided at the end of the data: use it with {decided} end_of_data"
+        )
+
+
 def yelp_to_contract(
     reviews: pd.DataFrame,
     *,
@@ -177,11 +197,11 @@ def yelp_to_contract(
     ``decided_at``: ``end_of_data`` dates every label at the collection moment
     (midnight UTC starting ``collected_on``, by default the day after the last
     review); ``last_review`` the day after each account's last review.
-    ``collected_on`` must be after the last review and not after ``today``
-    (UTC by default; ``check_collected_on``).
+    ``collected_on`` goes with ``end_of_data`` only (``check_decided_at``), and
+    must be after the last review and not after ``today`` (UTC by default;
+    ``check_collected_on``).
     """
-    if decided_at not in DECIDED_AT:
-        raise ContractError(f"decided_at must be one of {list(DECIDED_AT)}, not {decided_at!r}")
+    check_decided_at(decided_at, collected_on)
     if collected_on is not None:
         check_collected_on(collected_on, today=today)
     r = reviews.reset_index(drop=True)

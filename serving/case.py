@@ -224,8 +224,19 @@ def check_against_scores(case: dict[str, Any], scores: pd.DataFrame) -> None:
             )
 
 
+def check_top_flagged(top_flagged: int, *, name: str = "top_flagged") -> None:
+    """The rule for how many flagged accounts per risk get a case: 0 or more. A negative count
+    would pass to ``head`` as "all but the last N": every flagged account but a few, silently.
+    ``name`` is the parameter as the caller's user spells it (the command line's ``--top-flagged``)."""
+    if top_flagged < 0:
+        raise ReviewguardError(
+            f"{name} must be 0 or more (the number of flagged accounts per risk to open cases for), not {top_flagged}"
+        )
+
+
 def select_cases(scores: pd.DataFrame, accounts: list[str], top_flagged: int) -> list[str]:
     """The named accounts, then the ``top_flagged`` highest-scored flagged accounts of each risk."""
+    check_top_flagged(top_flagged)
     chosen = list(dict.fromkeys(accounts))
     if top_flagged:
         flagged = scores[scores["action"] != NO_ACTION].sort_values(

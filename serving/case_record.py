@@ -1,4 +1,5 @@
-"""Read a ``case.json`` from disk: the fields ``case verify`` relies on, present and typed, or one clear error.
+"""Read a ``case.json`` from disk: the fields ``case verify`` and ``case decide`` rely on, present and typed,
+or one clear error.
 
 A case file is user input by the time it is verified (it may have been edited,
 truncated or written by hand). This checks its shape only; whether its
@@ -26,7 +27,7 @@ def _need(cond: bool, path: Path, where: str, what: str) -> None:
 
 
 def read_case(path: Path) -> dict[str, Any]:
-    """The case record at ``path``, checked for the fields verification reads."""
+    """The case record at ``path``, checked for the fields verification and a decision read."""
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError as exc:
@@ -41,12 +42,17 @@ def read_case(path: Path) -> dict[str, Any]:
         raise CaseFileError(f"{path} is not valid JSON: {exc}") from exc
     _need(isinstance(case, dict), path, "the file", "does not hold a JSON object")
     _need(isinstance(case.get("account_id"), str), path, "account_id", "is missing or not a string")
+    # `case decide` records it with the label (verification compares it with the rest)
+    _need(isinstance(case.get("case_id"), str), path, "case_id", "is missing or not a string")
     as_of = case.get("as_of")
     _need(isinstance(as_of, str), path, "as_of", "is missing or not a string")
     try:
-        pd.Timestamp(as_of)
-    except (ValueError, TypeError) as exc:
+        moment = pd.Timestamp(as_of)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise CaseFileError(f"{path}: as_of {as_of!r} is not a time") from exc
+    # pandas reads "", "nan" and "NaT" as NaT without raising: no moment, so no decision to verify
+    # (and every comparison with it false: `case decide` recorded a label on such a case).
+    _need(moment is not pd.NaT, path, "as_of", f"{as_of!r} is not a time")
     for section, keys in (("model", ("uri", "fingerprint")), ("data", ("root", "fingerprint"))):
         block = case.get(section)
         _need(isinstance(block, dict), path, section, "is missing or not an object")

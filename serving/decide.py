@@ -34,14 +34,21 @@ class Decision:
     enforcement: dict[str, Any] | None
 
 
+def check_decision(decision: str, by: str) -> None:
+    """The rules for what a moderator says (``case decide``'s options, which the messages name): a
+    decision in ``DECISIONS``, by a moderator named by an id that is not blank. The command line
+    checks them before it reads the case."""
+    if decision not in DECISIONS:
+        raise ReviewguardError(f"--decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if not by.strip():
+        raise ReviewguardError(f"--by must name the moderator who decided (an id), not {by!r}")
+
+
 def decide_case(
     case: dict[str, Any], *, decision: str, by: str, note: str = "", risk: str | None = None, at: datetime | None = None
 ) -> Decision:
     """The rows a moderator's ``decision`` on ``case`` adds (no I/O)."""
-    if decision not in DECISIONS:
-        raise ReviewguardError(f"--decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
-    if not by.strip():
-        raise ReviewguardError("--by: name the moderator who decided (an id)")
+    check_decision(decision, by)
     acted = {r: d for r, d in case["decisions"].items() if d["action"] != NO_ACTION}
     if risk is None:
         if len(acted) != 1:

@@ -203,9 +203,9 @@ def test_yelp_labels_trained_without_the_preset_are_told_to_pass_config_yelp(tmp
     code, output = cli(["train", "--data", str(data)], env=env)
     assert code == 1 and "Traceback" not in output, output
     assert "column risk: must be one of extortion, fake_engagement (4 rows); found review_spam" in output
-    assert "train with --config yelp" in output
+    assert "validate, train and promote with --config yelp" in flat(output)
     code, output = cli(["validate", str(data)])
-    assert code == 1 and "train with --config yelp" in output, output
+    assert code == 1 and "validate, train and promote with --config yelp" in flat(output), output
     # The hint's table holds: each preset it names declares the risk.
     from reviewguard.contract import PRESET_RISKS
     from reviewguard.training.config import load_config
@@ -260,7 +260,7 @@ def test_validate_checks_labels_against_the_risks_of_the_config_train_would_use(
     code, output = cli(["validate", str(data)])
     assert code == 1, output
     assert "labels.risk: must be one of extortion, fake_engagement (4 rows); found review_spam" in flat(output)
-    assert "validate and train with --config yelp" in flat(output)
+    assert "validate, train and promote with --config yelp" in flat(output)
     code, output = cli(["validate", str(data), "--config", "yelp"])
     assert code == 0 and "ok: the dataset is usable." in output, output
     assert "labels │ labels.parquet │ 4 │ 4 │ ok" in flat(output)
@@ -493,3 +493,249 @@ def test_usage_errors_exit_2_naming_the_option_and_write_nothing(
     code, output = cli([*features, "--as-of", "2026-03-01T08:00:00+08:00"])
     assert code == 0, output
     assert set(pd.read_parquet(tmp_path / "o" / "f.parquet", columns=["as_of"]).as_of) == {pd.Timestamp("2026-03-01")}
+
+
+# ------------------------------------------------------------------ usage errors the library's rules decide
+
+
+@pytest.fixture(scope="module")
+def small_scores(small_platform: Path, bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    scores = tmp_path_factory.mktemp("scores") / "s.parquet"
+    code, output = cli(["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(scores)])
+    assert code == 0, output
+    return scores
+
+
+@pytest.fixture(scope="module")
+def small_case(small_platform: Path, small_scores: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    built = tmp_path_factory.mktemp("case")
+    args = ["case", "build", "--scores", str(small_scores), "--data", str(small_platform), "--out", str(built)]
+    code, output = cli([*args, "--top-flagged", "1"])
+    assert code == 0, output
+    return next(built.glob("*/case.json"))
+
+
+def test_a_negative_top_flagged_is_a_usage_error_not_all_but_the_last(
+    small_platform: Path, small_scores: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: `case build --top-flagged -1` went to pandas as head(-1), "all but the last":
+    a case for every flagged account of each risk but its lowest-scored one, exit 0."""
+    from reviewguard.errors import ReviewguardError
+    from reviewguard.serving.case import select_cases
+
+    out = tmp_path / "cases"
+    args = ["case", "build", "--scores", str(small_scores), "--data", str(small_platform), "--out", str(out)]
+    frame = pd.read_parquet(small_scores)
+    flagged = frame[frame.action != "none"]
+    assert flagged.groupby("risk").size().min() >= 3, "the test needs a few flagged accounts per risk"
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    rule = "must be 0 or more (the number of flagged accounts per risk to open cases for), not {}"
+    for extra in (["--top-flagged", "-1"], ["--top-flagged", "-2", "--account", str(flagged.account_id.iloc[0])]):
+        code, output = cli([*args, *extra])
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        assert code == 2 and errors == ["error: --top-flagged " + rule.format(extra[1])], output
+        assert "Traceback" not in output and not out.exists() and list(work.iterdir()) == [], output
+    # The library keeps the rule for its own callers, under the parameter's name.
+    with pytest.raises(ReviewguardError, match=r"^top_flagged must be 0 or more \(.*\), not -1$"):
+        select_cases(frame, [], -1)
+    # 1 is still the highest-scored flagged account of each risk, and 0 none.
+    top = flagged.sort_values(["score", "account_id"], ascending=[False, True]).groupby("risk").account_id.first()
+    assert select_cases(frame, [], 1) == list(dict.fromkeys(top.sort_index()))
+    named = str(frame.account_id.iloc[0])
+    assert select_cases(frame, [named], 0) == [named]
+
+
+def test_decide_and_simulate_option_rules_exit_2_naming_the_option_and_write_nothing(
+    small_platform: Path, small_case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: these values broke rules the library checks (`decide_case`, `simulate`), so
+    they exited 1, the code of a problem in the data or a file, and `--accounts 0` and `--days 13`
+    shared one message naming neither option. `simulate --seed -1`, and `--accounts` 1 to 49, which
+    passed the old check, died in NumPy: "unexpected ValueError ... a bug in reviewguard"."""
+    from reviewguard.errors import ReviewguardError
+    from reviewguard.serving.case_record import read_case
+    from reviewguard.serving.decide import decide_case
+    from reviewguard.simulator import SimConfig, simulate
+
+    data = copy_platform(small_platform, tmp_path / "data")
+    before = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+    decide = ["case", "decide", str(small_case), "--labels", str(data)]
+    sim_out = tmp_path / "o" / "sim"
+    simulate_args = ["simulate", "--out", str(sim_out)]
+    usage_errors = [
+        (
+            [*decide, "--decision", "maybe", "--by", "mod-1"],
+            "--decision must be one of upheld, overturned, dismissed, not 'maybe'",
+        ),
+        (
+            [*decide, "--decision", "Upheld", "--by", "mod-1"],
+            "--decision must be one of upheld, overturned, dismissed, not 'Upheld'",
+        ),
+        ([*decide, "--decision", "upheld", "--by", ""], "--by must name the moderator who decided (an id), not ''"),
+        (
+            [*decide, "--decision", "upheld", "--by", " \t"],
+            "--by must name the moderator who decided (an id), not ' \\t'",
+        ),
+        # checked before the case file is read: a usage error even when the file is missing
+        (
+            ["case", "decide", str(tmp_path / "absent.json"), "--labels", str(data), "--decision", "x", "--by", "m"],
+            "--decision must be one of upheld, overturned, dismissed, not 'x'",
+        ),
+        ([*simulate_args, "--accounts", "0"], "--accounts must be at least 50, not 0"),
+        ([*simulate_args, "--accounts", "-5"], "--accounts must be at least 50, not -5"),
+        # 1-49 passed the old check and died in NumPy ("unexpected ValueError ... a bug")
+        ([*simulate_args, "--accounts", "49"], "--accounts must be at least 50, not 49"),
+        ([*simulate_args, "--accounts", "50", "--days", "13"], "--days must be at least 14, not 13"),
+        ([*simulate_args, "--accounts", "50", "--seed", "-1"], "--seed must be at least 0, not -1"),
+    ]
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for args, message in usage_errors:
+        code, output = cli(args)
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        assert code == 2 and errors == [f"error: {message}"] and "Traceback" not in output, (args, output)
+        assert {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()} == before, args  # no label written
+        assert not (tmp_path / "o").exists() and list(work.iterdir()) == [], args
+    # The rules are the library's, for its own callers too.
+    case = read_case(small_case)
+    with pytest.raises(ReviewguardError, match=r"^--decision must be one of upheld, overturned, dismissed"):
+        decide_case(case, decision="maybe", by="mod-1")
+    with pytest.raises(ReviewguardError, match=r"^--by must name the moderator"):
+        decide_case(case, decision="upheld", by=" ")
+    for cfg, message in (
+        (SimConfig(accounts=0), "accounts must be at least 50, not 0"),
+        (SimConfig(accounts=49), "accounts must be at least 50, not 49"),
+        (SimConfig(accounts=50, days=13), "days must be at least 14, not 13"),
+        (SimConfig(accounts=50, seed=-1), "seed must be at least 0, not -1"),
+    ):
+        with pytest.raises(ReviewguardError, match=f"^{message}$"):
+            simulate(cfg, sim_out)
+        assert not (tmp_path / "o").exists()
+    # Values within the rules still run: the smallest platform, and a decision recorded.
+    code, output = cli([*simulate_args, "--accounts", "50", "--days", "14", "--seed", "0"])
+    assert code == 0 and pq.read_table(sim_out / "accounts.parquet").num_rows == 50, output
+    code, output = cli([*decide, "--decision", "dismissed", "--by", "mod-1", "--risk", "extortion"])
+    assert code == 0, output
+    assert pd.read_parquet(data / "labels.parquet").iloc[-1].decided_by == "mod-1"
+
+
+@pytest.mark.parametrize("as_of", ["", "nan", "NaT"])
+def test_a_case_whose_as_of_pandas_reads_as_nat_is_refused_naming_file_and_field(
+    as_of: str, small_platform: Path, small_case: Path, tmp_path: Path
+) -> None:
+    """Found in review: read_case took as_of "", "nan" or "NaT" (pandas reads them as NaT without
+    raising), and `case decide` recorded a label for such a case: every comparison with NaT is
+    false, so "a decision would precede the case's as-of" never fired."""
+    from reviewguard.serving.case_record import CaseFileError, read_case
+
+    record = json.loads(small_case.read_text())
+    record["as_of"] = as_of
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps(record))
+    expected = f"{case}: as_of {as_of!r} is not a time"
+    with pytest.raises(CaseFileError) as err:
+        read_case(case)
+    assert str(err.value) == expected
+    data = copy_platform(small_platform, tmp_path / "data")
+    before = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+    decide = ["case", "decide", str(case), "--labels", str(data), "--by", "m", "--risk", "extortion"]
+    for args in ([*decide, "--decision", "upheld"], ["case", "verify", str(case), "--data", str(data)]):
+        code, output = cli(args)
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        assert code == 1 and errors == [f"error: {expected}"] and "Traceback" not in output, (args, output)
+        assert {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()} == before  # no label written
+
+
+def test_a_case_without_a_case_id_is_refused_naming_file_and_field(
+    small_platform: Path, small_case: Path, tmp_path: Path
+) -> None:
+    """Found in review: `case decide` on a case.json without case_id (read_case did not check it)
+    stopped with "unexpected KeyError: 'case_id' (a bug in reviewguard ...)", exit 2."""
+    record = json.loads(small_case.read_text())
+    del record["case_id"]
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps(record))
+    data = copy_platform(small_platform, tmp_path / "data")
+    before = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+    decide = ["case", "decide", str(case), "--labels", str(data), "--by", "m", "--risk", "extortion"]
+    code, output = cli([*decide, "--decision", "upheld"])
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 1 and errors == [f"error: {case}: case_id is missing or not a string"], output
+    assert {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()} == before
+
+
+def yelp_lines(n: int, *, users: int, products: int, seed: int) -> str:
+    """``n`` random Yelp metadata lines over two years (at most one review per user and product),
+    a third of them filtered: enough accounts for the Yelp preset's backtest."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    day = pd.Timestamp("2011-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    lines = {
+        (u, p): f"{u} {p} {stars}.0 {label} {d.date()}"
+        for u, p, stars, label, d in zip(
+            rng.integers(0, users, n),
+            rng.integers(0, products, n),
+            rng.integers(1, 6, n),
+            rng.choice([-1, 1], n, p=[0.3, 0.7]),
+            day,
+            strict=True,
+        )
+    }
+    return "\n".join(lines.values()) + "\n"
+
+
+def test_promote_takes_the_training_config_and_promotes_yelp_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: `promote` had no --config and checked the labels against the default risks,
+    so it refused every Yelp dataset (risk review_spam) while its hint said to pass --config yelp."""
+    from mlflow.tracking import MlflowClient
+
+    (tmp_path / "y.txt").write_text(yelp_lines(3000, users=800, products=30, seed=4))
+    full = tmp_path / "full"
+    code, output = cli(
+        ["datasets", "yelp", "--input", str(tmp_path / "y.txt"), "--out", str(full), "--decided-at", "last_review"]
+    )
+    assert code == 0, output
+    # Models trained on the labels decided up to a day, judged on the labels decided after it.
+    early = copy_platform(full, tmp_path / "early")
+    labels = pd.read_parquet(early / "labels.parquet")
+    labels[labels.decided_at <= labels.decided_at.quantile(0.7)].to_parquet(early / "labels.parquet", index=False)
+    store = tmp_path / "mlflow.db"
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
+    (tmp_path / "artifacts").mkdir()
+    monkeypatch.chdir(tmp_path / "artifacts")  # a SQLite store keeps its artifacts in ./mlruns
+    runs = tmp_path / "runs"
+    train = ["train", "--data", str(early), "--config", "yelp", "--register-as", "spam", "--keep-local", str(runs)]
+    code, output = cli(train, env=env)
+    assert code == 0 and output.strip().endswith("models:/spam/1"), output
+    code, output = cli(["log-run", str(next(runs.iterdir())), "--again", "--register-as", "spam"], env=env)
+    assert code == 0 and output.strip().endswith("models:/spam/2"), output
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    assert [str(client.get_model_version_by_alias("spam", a).version) for a in ("champion", "challenger")] == ["1", "2"]
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    # Without the preset the labels are refused, naming the rule and the option that fixes it.
+    code, output = cli(["promote", "spam", "--data", str(full)], env=env)
+    assert code == 1 and "column risk: must be one of extortion, fake_engagement" in flat(output), output
+    assert "validate, train and promote with --config yelp" in flat(output)
+    # A config that cannot be read stops promote before the data and the store, in one line.
+    code, output = cli(["promote", "spam", "--data", str(full), "--config", "missing.toml"], env=env)
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 1 and errors == ["error: config file missing.toml does not exist (packaged presets: yelp)"], output
+    assert str(client.get_model_version_by_alias("spam", "champion").version) == "1" and list(work.iterdir()) == []
+    # With it, the challenger is judged on the later review_spam labels and promoted.
+    code, output = cli(["promote", "spam", "--data", str(full), "--config", "yelp"], env=env)
+    assert code == 0, output
+    n_later = int((pd.read_parquet(full / "labels.parquet").decided_at > labels.decided_at.quantile(0.7)).sum())
+    assert "review_spam: average precision" in output and f"on {n_later} later labels" in flat(output), output
+    assert "promoted: spam champion is now version 2 (was 1)" in output
+    assert str(client.get_model_version_by_alias("spam", "champion").version) == "2"
+    assert list(work.iterdir()) == []  # the store named by MLFLOW_TRACKING_URI, nothing in the working directory
+    result = runner.invoke(app, ["promote", "--help"], env={"COLUMNS": "200"})
+    assert "A bare preset name is always the preset" in flat(result.output.replace("│", " "))

@@ -14,6 +14,7 @@ import pytest
 from reviewguard.datasets import (
     YELP_COLUMNS,
     check_collected_on,
+    check_decided_at,
     parse_yelp_metadata,
     read_yelp_metadata,
     yelp_to_contract,
@@ -258,3 +259,24 @@ def test_training_on_labels_decided_at_one_moment_says_why_it_cannot_backtest(tm
     ds = open_dataset(connect(), write(yelp_to_contract(frame), tmp_path / "d"), risks=("review_spam",))
     with pytest.raises(TrainingDataError, match="decided at one moment"):
         train_models(ds, load_config("yelp"))
+
+
+def test_a_collection_date_with_labels_decided_at_the_last_review_is_refused_by_the_library() -> None:
+    """Found in review: only the command line refused the combination; yelp_to_contract dated each
+    label by its account's last review and silently ignored collected_on. One rule, one function
+    (check_decided_at), which `datasets yelp` calls under its options' names."""
+    with pytest.raises(
+        ContractError,
+        match=r"^collected_on dates labels decided at the end of the data: use it with decided_at end_of_data$",
+    ):
+        yelp_to_contract(parsed(), decided_at="last_review", collected_on=date(2013, 5, 1))
+    with pytest.raises(ContractError, match=r"^decided_at must be one of end_of_data, last_review, not 'first'$"):
+        yelp_to_contract(parsed(), decided_at="first")  # type: ignore[arg-type]
+    # The command line's options keep the same rule, through the same function, under their own names.
+    with pytest.raises(
+        ContractError,
+        match=r"^--collected-on dates labels decided at the end of the data: use it with --decided-at end_of_data$",
+    ):
+        check_decided_at("last_review", "2013-05-01", names=("--decided-at", "--collected-on"))
+    check_decided_at("end_of_data", date(2013, 5, 1))  # the combination that dates labels at collection
+    check_decided_at("last_review")

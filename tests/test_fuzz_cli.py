@@ -298,10 +298,15 @@ def test_broken_cutoffs_file(small_platform: Path, tmp_path: Path) -> None:
 
 CASE_BREAKS: dict[str, Callable[[dict], object]] = {  # type: ignore[type-arg]
     "without model": lambda c: c.pop("model"),
+    "without case_id": lambda c: c.pop("case_id"),
     "model without uri": lambda c: c["model"].pop("uri"),
     "decisions a list": lambda c: c.update(decisions=[]),
     "score a string": lambda c: next(iter(c["decisions"].values())).update(score="0.9"),
     "as_of not a time": lambda c: c.update(as_of="yesterday"),
+    # pandas reads these as NaT without raising
+    "as_of empty": lambda c: c.update(as_of=""),
+    "as_of nan": lambda c: c.update(as_of="nan"),
+    "as_of NaT": lambda c: c.update(as_of="NaT"),
 }
 
 

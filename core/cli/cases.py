@@ -17,6 +17,7 @@ from reviewguard.cli.common import (
     friendly_errors,
     load_model,
     out,
+    usage_rule,
 )
 from reviewguard.errors import ReviewguardError
 from reviewguard.reader import DEFAULT_MEMORY_LIMIT
@@ -37,7 +38,7 @@ def case_build(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for <account>/case.json and case.html.")],
     account: Annotated[list[str] | None, typer.Option(help="Account id (repeat for several).")] = None,
     top_flagged: Annotated[
-        int, typer.Option(help="Also build cases for the N highest-scored flagged accounts per risk.")
+        int, typer.Option(help="Also build cases for the N (0 or more) highest-scored flagged accounts per risk.")
     ] = 0,
     quarantine: Quarantine = None,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
@@ -46,8 +47,10 @@ def case_build(
 
     Each goes to ``OUT/<slug>-<hash>/``, a name derived from the account id (the id is in case.json).
     """
-    from reviewguard.serving.case import build_case, check_against_scores, select_cases, write_case
+    from reviewguard.serving.case import build_case, check_against_scores, check_top_flagged, select_cases, write_case
 
+    with usage_rule():  # before the scores, the data or a model is read
+        check_top_flagged(top_flagged, name="--top-flagged")
     frame = _read_scores(scores)
     accounts = select_cases(frame, list(account or []), top_flagged)
     ds = _open(data, quarantine=quarantine, memory_limit=memory_limit, tables=WITHOUT_LABELS)
@@ -137,8 +140,10 @@ def case_decide(
 ) -> None:
     """Record a moderator's decision: a labels row (the next `train` learns from it) and an enforcement row."""
     from reviewguard.serving.case_record import read_case
-    from reviewguard.serving.decide import append_decision, decide_case
+    from reviewguard.serving.decide import append_decision, check_decision, decide_case
 
+    with usage_rule():  # before the case or the dataset is read
+        check_decision(decision, by)
     case = read_case(case_file)
     rows = decide_case(case, decision=decision, by=by, note=note, risk=risk)
     written = append_decision(labels, case, rows)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -50,6 +51,16 @@ Config = Annotated[
 
 class OptionError(ReviewguardError):
     """An option's value breaks its rule: a usage error, exit 2 like Click's own."""
+
+
+@contextlib.contextmanager
+def usage_rule() -> Iterator[None]:
+    """Check options' values with the library's own rule, before anything is read: the rule's
+    refusal (a ``ReviewguardError``, in the words the command line passed it) is a usage error."""
+    try:
+        yield
+    except ReviewguardError as exc:
+        raise OptionError(str(exc)) from None
 
 
 def say_error(message: str) -> None:

@@ -28,6 +28,7 @@ from reviewguard.cli.common import (
     out,
     progress_bar,
     say_error,
+    usage_rule,
 )
 from reviewguard.errors import ReviewguardError
 from reviewguard.reader import DEFAULT_MEMORY_LIMIT
@@ -39,9 +40,9 @@ from reviewguard.reader import DEFAULT_MEMORY_LIMIT
 @friendly_errors
 def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the dataset to.")],
-    accounts: Annotated[int, typer.Option(help="Number of accounts.")] = 20_000,
-    days: Annotated[int, typer.Option(help="Length of the simulated period in days.")] = 90,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives byte-identical files.")] = 7,
+    accounts: Annotated[int, typer.Option(help="Number of accounts (at least 50).")] = 20_000,
+    days: Annotated[int, typer.Option(help="Length of the simulated period in days (at least 14).")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed (0 or more); the same seed gives byte-identical files.")] = 7,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing non-empty folder.")] = False,
     labels: Annotated[
         str,
@@ -61,9 +62,11 @@ def simulate(
     ] = "realistic",
 ) -> None:
     """Write a simulated platform (every contract table plus labels) to a folder."""
-    from reviewguard.simulator import DIFFICULTIES, LABEL_REGIMES, SimConfig
+    from reviewguard.simulator import DIFFICULTIES, LABEL_REGIMES, SimConfig, check_size
     from reviewguard.simulator import simulate as run
 
+    with usage_rule():  # before anything is written
+        check_size(accounts, days, seed, prefix="--")
     if labels not in LABEL_REGIMES:
         raise typer.BadParameter(f"must be one of {', '.join(LABEL_REGIMES)}", param_hint="--labels")
     if difficulty not in DIFFICULTIES:
@@ -252,20 +255,15 @@ def datasets_yelp(
     (its time backtest needs decision times that differ); with end_of_data every label is decided
     at one moment, the moment the filter was observed, and models are judged by cross-validation.
     """
-    from reviewguard.datasets import DECIDED_AT, read_yelp_metadata, yelp_to_contract
+    from reviewguard.datasets import check_decided_at, read_yelp_metadata, yelp_to_contract
     from reviewguard.files import write_parquet_atomic
 
-    if decided_at not in DECIDED_AT:
-        raise OptionError(f"--decided-at must be one of {', '.join(DECIDED_AT)}, not {decided_at!r}")
-    if collected_on is not None and decided_at != "end_of_data":
-        # Each label is dated by its account's last review then: a collection date would be ignored.
-        raise OptionError(
-            "--collected-on dates labels decided at the end of the data: use it with --decided-at end_of_data"
-        )
+    with usage_rule():  # the library's rule, under the options' names, before the file is read
+        check_decided_at(decided_at, collected_on, names=("--decided-at", "--collected-on"))
     collected = _collection_date(collected_on, "--collected-on") if collected_on is not None else None
     tables = yelp_to_contract(
         read_yelp_metadata(input_file),
-        decided_at=decided_at,  # checked against DECIDED_AT above
+        decided_at=decided_at,  # checked by check_decided_at above
         collected_on=collected,
     )
     for name, table in tables.items():
@@ -278,7 +276,6 @@ def _collection_date(value: str, option: str) -> date:
     """A collection date: an ISO calendar date, spelt YYYY-MM-DD and nothing else, that keeps the
     library's rule for a collection date (``check_collected_on``: not after today, UTC)."""
     from reviewguard.datasets import check_collected_on
-    from reviewguard.errors import ContractError
 
     # date.fromisoformat also reads 20130101 and week dates (2013-W01-1): a form the help does
     # not promise, so a typo of the one it does could pass as another date.
@@ -288,8 +285,6 @@ def _collection_date(value: str, option: str) -> date:
             day = date.fromisoformat(value)
     if day is None:
         raise OptionError(f"{option} {value!r} is not an ISO calendar date YYYY-MM-DD (e.g. 2013-05-01)")
-    try:
+    with usage_rule():  # checked before the file is read
         check_collected_on(day, name=option)
-    except ContractError as exc:
-        raise OptionError(str(exc)) from None  # checked before the file is read: a usage error
     return day

@@ -144,18 +144,24 @@ def log_run(
 def promote(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     data: Annotated[Path, typer.Option(help="Dataset with labels decided after both models' test periods.")],
+    config: Config = None,
     tolerance: Annotated[float, typer.Option(help="Average-precision loss allowed per risk.")] = 0.01,
     memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
 ) -> None:
     """Move the champion alias to the challenger if no risk gets worse beyond the tolerance.
 
-    The data is opened and validated before the MLflow store is touched, so a run refused for
-    its data creates no store; a store that does not exist is refused, never created.
+    The labels may name the risks of the training configuration (--config, as for
+    `reviewguard train`): the defaults' without it, review_spam with --config yelp.
+    The config is read and the data opened and validated before the MLflow store is
+    touched, so a run refused for either creates no store; a store that does not exist
+    is refused, never created.
     """
     from reviewguard.model.store import connect_tracking, require_existing_store
     from reviewguard.training.promote import promote as run
 
-    ds = _open(data, memory_limit=memory_limit)  # before the store: connecting creates a missing one
+    # Before the store (connecting creates a missing one): the config, then the data it allows.
+    cfg = load_cli_config(config)
+    ds = _open(data, memory_limit=memory_limit, risks=configured_risks(cfg))
     require_existing_store(reading=f"the registered model {name}")
     client = connect_tracking()
     result = run(client, name, ds, tolerance=tolerance)

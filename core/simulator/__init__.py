@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from reviewguard.contract import TABLES
 from reviewguard.errors import ReviewguardError
-from reviewguard.simulator.config import LABEL_REGIMES, PopulationShares, SimConfig
+from reviewguard.simulator.config import LABEL_REGIMES, MIN_ACCOUNTS, MIN_DAYS, PopulationShares, SimConfig, check_size
 from reviewguard.simulator.difficulty import DIFFICULTIES, PRESETS, Realism
 from reviewguard.simulator.generate import generate
 from reviewguard.simulator.population import POPULATIONS, Pop
@@ -26,12 +26,15 @@ from reviewguard.simulator.tables import SCHEMAS, TRUTH, empty_table
 __all__ = [
     "DIFFICULTIES",
     "LABEL_REGIMES",
+    "MIN_ACCOUNTS",
+    "MIN_DAYS",
     "POPULATIONS",
     "PRESETS",
     "Pop",
     "PopulationShares",
     "Realism",
     "SimConfig",
+    "check_size",
     "simulate",
 ]
 
@@ -50,11 +53,10 @@ def simulate(
     Files are built in a temporary folder beside ``out`` and moved into place
     only when complete, so an interrupted run never leaves a half dataset.
     """
+    check_size(cfg.accounts, cfg.days, cfg.seed)
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ReviewguardError(f"{out} exists and is not empty; pass --overwrite to replace it")
-    if cfg.accounts < 1 or cfg.days < 14:
-        raise ReviewguardError("simulate needs at least 1 account and 14 days")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

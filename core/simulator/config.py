@@ -14,6 +14,22 @@ from reviewguard.simulator.difficulty import DIFFICULTIES, PRESETS, Difficulty, 
 
 LabelRegime = Literal["audit", "complaints"]
 LABEL_REGIMES: tuple[str, ...] = ("audit", "complaints")
+# The smallest platform the simulator writes: 50 accounts (the world draws 50 distinct writers of
+# content from them; fewer failed inside NumPy), two weeks.
+MIN_ACCOUNTS = 50
+MIN_DAYS = 14
+
+
+def check_size(accounts: int, days: int, seed: int, *, prefix: str = "") -> None:
+    """The simulator's bounds: at least ``MIN_ACCOUNTS`` accounts and ``MIN_DAYS`` days, a seed of 0
+    or more (NumPy refuses a negative one). ``prefix`` spells the parameters as the caller's user
+    does (``"--"``: the command line's ``--accounts``, ``--days``, ``--seed``), so one rule has one
+    message; a ``ReviewguardError`` names the first parameter out of bounds."""
+    from reviewguard.errors import ReviewguardError
+
+    for name, value, least in (("accounts", accounts, MIN_ACCOUNTS), ("days", days, MIN_DAYS), ("seed", seed, 0)):
+        if value < least:
+            raise ReviewguardError(f"{prefix}{name} must be at least {least}, not {value}")
 
 
 @dataclass(frozen=True)
