@@ -40,14 +40,14 @@ from reviewguard.engine import connect
 from reviewguard.features import Feature, features_for
 from reviewguard.model.explain import TreeModel
 from reviewguard.reader import open_dataset
-from reviewguard.simulator import DIFFICULTIES, SimConfig, simulate
+from reviewguard.simulator import DIFFICULTIES
 from reviewguard.training.config import load_config
 from reviewguard.training.labels import features_at, label_table
 from reviewguard.training.learner import fill_for_training, lightgbm_params
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from plain_baseline import CUT_QUANTILE, population_at_cut
+from plain_baseline import complaints_platform, population_at_cut
 
 # The features that count negative reviews: on complaint labels the queue's negatives (unhappy
 # customers) write them too, which is where a free model finds its extra judged AP.
@@ -104,12 +104,7 @@ def _variants(
 def run_seed(
     accounts: int, days: int, seed: int, work: Path, difficulty: str, rounds: int
 ) -> dict[str, dict[str, dict[str, float]]]:
-    root = work / f"p{seed}"
-    simulate(SimConfig(accounts=accounts, days=days, seed=seed, difficulty=difficulty), root, overwrite=True)
-    raw = pd.read_parquet(root / "labels.parquet")
-    raw = raw[raw["source"] != "random_audit"].reset_index(drop=True)
-    raw.to_parquet(root / "labels.parquet", index=False)
-    cut = raw["decided_at"].quantile(CUT_QUANTILE)
+    root, raw, cut = complaints_platform(accounts, days, seed, work, difficulty)
     naive_cut = cut.tz_convert("UTC").tz_localize(None)
     ds = open_dataset(connect(), root)
     lab = label_table(ds)

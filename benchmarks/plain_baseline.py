@@ -112,15 +112,23 @@ HAND = [
 ]  # fmt: skip
 
 
-def run_seed(
-    accounts: int, days: int, seed: int, work: Path, difficulty: str, config: Path | None = None
-) -> dict[str, dict[str, dict[str, float]]]:
+def complaints_platform(
+    accounts: int, days: int, seed: int, work: Path, difficulty: str
+) -> tuple[Path, pd.DataFrame, pd.Timestamp]:
+    """A simulated platform whose labels come from complaint queues and moderators' reviews only (the
+    random audit dropped): its folder, its labels, and the cut between earlier and judged decisions."""
     root = work / f"p{seed}"
     simulate(SimConfig(accounts=accounts, days=days, seed=seed, difficulty=difficulty), root, overwrite=True)
     labels = pd.read_parquet(root / "labels.parquet")
     labels = labels[labels["source"] != "random_audit"].reset_index(drop=True)
     labels.to_parquet(root / "labels.parquet", index=False)
-    cut = labels["decided_at"].quantile(CUT_QUANTILE)
+    return root, labels, labels["decided_at"].quantile(CUT_QUANTILE)
+
+
+def run_seed(
+    accounts: int, days: int, seed: int, work: Path, difficulty: str, config: Path | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
+    root, labels, cut = complaints_platform(accounts, days, seed, work, difficulty)
     early = work / f"p{seed}_early"
     shutil.copytree(root, early, dirs_exist_ok=True)
     labels[labels["decided_at"] <= cut].to_parquet(early / "labels.parquet", index=False)
