@@ -152,3 +152,26 @@ def complaints_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     return SimpleNamespace(
         seed=seed, difficulty=difficulty, root=out, result=result, features=features, scores=scores, populations=pops
     )
+
+
+@pytest.fixture(scope="session")
+def small_scores(small_platform: Path, bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``reviewguard score`` of the small platform with the session's model (read, never modified)."""
+    from tests_support import invoke_cli
+
+    out = tmp_path_factory.mktemp("scored") / "scores.parquet"
+    code, output = invoke_cli(["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(out)])
+    assert code == 0, output
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_case(small_scores: Path, small_platform: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first (by folder name) case.json of ``case build --top-flagged 1`` on the small platform."""
+    from tests_support import invoke_cli
+
+    out = tmp_path_factory.mktemp("cases")
+    args = ["case", "build", "--scores", str(small_scores), "--data", str(small_platform), "--out", str(out)]
+    code, output = invoke_cli([*args, "--top-flagged", "1"])
+    assert code == 0, output
+    return sorted(out.glob("*/case.json"))[0]

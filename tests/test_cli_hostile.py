@@ -12,18 +12,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tests_support import invoke_cli as cli
 from typer.testing import CliRunner
 
 from reviewguard.cli import app
 
 runner = CliRunner()
 HOSTILE_IDS = ["../../escape_x", "/tmp/reviewguard_abs_x", "差评/../../x"]
-
-
-def cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
-    r = runner.invoke(app, args, env=env)
-    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    return r.exit_code, r.output
 
 
 def flat(output: str) -> str:
@@ -496,23 +491,6 @@ def test_usage_errors_exit_2_naming_the_option_and_write_nothing(
 
 
 # ------------------------------------------------------------------ usage errors the library's rules decide
-
-
-@pytest.fixture(scope="module")
-def small_scores(small_platform: Path, bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    scores = tmp_path_factory.mktemp("scores") / "s.parquet"
-    code, output = cli(["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(scores)])
-    assert code == 0, output
-    return scores
-
-
-@pytest.fixture(scope="module")
-def small_case(small_platform: Path, small_scores: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    built = tmp_path_factory.mktemp("case")
-    args = ["case", "build", "--scores", str(small_scores), "--data", str(small_platform), "--out", str(built)]
-    code, output = cli([*args, "--top-flagged", "1"])
-    assert code == 0, output
-    return next(built.glob("*/case.json"))
 
 
 def test_a_negative_top_flagged_is_a_usage_error_not_all_but_the_last(

@@ -23,17 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
-
-from reviewguard.cli import app
-
-runner = CliRunner()
-
-
-def run_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
-    r = runner.invoke(app, args, env=env)
-    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    return r.exit_code, r.output
+from tests_support import invoke_cli as run_cli
 
 
 def assert_clean_failure(code: int, output: str, names: str) -> None:
@@ -46,35 +36,6 @@ def assert_clean_failure(code: int, output: str, names: str) -> None:
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture(scope="module")
-def scored(small_platform: Path, bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("scored") / "scores.parquet"
-    code, output = run_cli(["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(out)])
-    assert code == 0, output
-    return out
-
-
-@pytest.fixture(scope="module")
-def case_file(scored: Path, small_platform: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cases")
-    code, output = run_cli(
-        [
-            "case",
-            "build",
-            "--scores",
-            str(scored),
-            "--data",
-            str(small_platform),
-            "--out",
-            str(out),
-            "--top-flagged",
-            "1",
-        ]
-    )
-    assert code == 0, output
-    return sorted(out.glob("*/case.json"))[0]
 
 
 def corrupt_pages(path: Path) -> None:
@@ -140,13 +101,13 @@ def test_train(broken_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     assert_clean_failure(*run_cli(["train", "--data", str(d), "--register-as", "x"], env=env), name)
 
 
-def test_case_build_and_verify(broken_data, scored: Path, case_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_case_build_and_verify(broken_data, small_scores: Path, small_case: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     d, name = broken_data
     out = tmp_path / "cases"
-    args = ["case", "build", "--scores", str(scored), "--data", str(d), "--out", str(out), "--top-flagged", "1"]
+    args = ["case", "build", "--scores", str(small_scores), "--data", str(d), "--out", str(out), "--top-flagged", "1"]
     assert_clean_failure(*run_cli(args), name)
     assert not out.exists() or not list(out.rglob("case.*"))
-    assert_clean_failure(*run_cli(["case", "verify", str(case_file), "--data", str(d)]), name)
+    assert_clean_failure(*run_cli(["case", "verify", str(small_case), "--data", str(d)]), name)
 
 
 def test_promote(broken_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -240,18 +201,22 @@ def test_score_with_broken_bundles_in_a_real_process(
 
 
 def test_case_build_and_verify_with_broken_bundles(
-    broken_bundles: dict[str, tuple[Path, str]], scored: Path, case_file: Path, small_platform: Path, tmp_path: Path
+    broken_bundles: dict[str, tuple[Path, str]],
+    small_scores: Path,
+    small_case: Path,
+    small_platform: Path,
+    tmp_path: Path,
 ) -> None:
     for case, (b, name) in broken_bundles.items():
         scores = tmp_path / f"{b.name}.parquet"
-        frame = pq.read_table(scored).to_pandas()
+        frame = pq.read_table(small_scores).to_pandas()
         frame["model_uri"] = str(b)
         frame.to_parquet(scores)
         out = tmp_path / f"cases-{b.name}"
         args = ["case", "build", "--scores", str(scores), "--data", str(small_platform), "--out", str(out)]
         assert_clean_failure(*run_cli([*args, "--top-flagged", "1"]), name)
         assert not out.exists(), case
-        record = json.loads(case_file.read_text())
+        record = json.loads(small_case.read_text())
         record["model"]["uri"] = str(b)
         forged = tmp_path / f"{b.name}.json"
         forged.write_text(json.dumps(record))
@@ -271,10 +236,10 @@ def test_resume_with_a_cut_manifest(bundle_dir: Path, small_platform: Path, tmp_
 # ------------------------------------------------------------------ broken scores, cutoffs, case and Yelp files
 
 
-def test_broken_scores_file(scored: Path, small_platform: Path, tmp_path: Path) -> None:
+def test_broken_scores_file(small_scores: Path, small_platform: Path, tmp_path: Path) -> None:
     for label, breaker in (("truncated", truncate), ("garbage", garbage), ("corrupt", corrupt_pages)):
         s = tmp_path / f"{label}-scores.parquet"
-        shutil.copy(scored, s)
+        shutil.copy(small_scores, s)
         breaker(s)
         args = ["case", "build", "--scores", str(s), "--data", str(small_platform), "--out", str(tmp_path / "c")]
         code, output = run_cli([*args, "--top-flagged", "1"])
@@ -310,15 +275,15 @@ CASE_BREAKS: dict[str, Callable[[dict], object]] = {  # type: ignore[type-arg]
 }
 
 
-def test_broken_case_files(case_file: Path, tmp_path: Path) -> None:
+def test_broken_case_files(small_case: Path, tmp_path: Path) -> None:
     bad = tmp_path / "invalid.json"
-    bad.write_text(case_file.read_text()[:200])
+    bad.write_text(small_case.read_text()[:200])
     assert_clean_failure(*run_cli(["case", "verify", str(bad)]), "invalid.json is not valid JSON")
     (tmp_path / "binary.json").write_bytes(os.urandom(100))
     assert_clean_failure(*run_cli(["case", "verify", str(tmp_path / "binary.json")]), "binary.json")
     assert_clean_failure(*run_cli(["case", "verify", str(tmp_path / "absent.json")]), "absent.json")
     for label, edit in CASE_BREAKS.items():
-        record = json.loads(case_file.read_text())
+        record = json.loads(small_case.read_text())
         edit(record)
         p = tmp_path / f"{label.replace(' ', '_')}.json"
         p.write_text(json.dumps(record))
