@@ -7,8 +7,12 @@ pandas at each label's decision time, one LightGBM with default parameters, trai
 decided before a cut. reviewguard: `train_models` with its defaults on the same labels (the
 dataset copied with the later labels removed). Both are judged on the labels decided after the
 cut (average precision and ROC-AUC, unweighted: every judged label is a real decision), each
-account's features at its own decision time; and on the population at the cut (every account not
-labelled by then, against the simulator's truth: what the model would act on).
+account's features at its own decision time; on the population at the cut (every account not
+labelled by then, against the simulator's truth: what the model would act on); and on the later
+decisions weighted to the population (the later labels plus unlabelled accounts sampled at their
+decision times as presumed negatives, each standing for its share of the unlabelled population:
+no simulator truth, so a real platform can compute it; an abuser nobody caught counts as a
+negative, so its precision is a lower bound).
 
 Platforms: the simulator with labels only from complaint queues and moderators' reviews (the
 random audit dropped). Prints a markdown table and writes benchmarks/results/plain_baseline.json.
@@ -23,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import lightgbm as lgb
 import numpy as np
@@ -34,10 +39,16 @@ from reviewguard.model.predictor import Predictor
 from reviewguard.reader import Dataset, open_dataset
 from reviewguard.simulator import DIFFICULTIES, SimConfig, simulate
 from reviewguard.training.config import load_config
-from reviewguard.training.labels import features_at, label_table
+from reviewguard.training.labels import accounts_frame, features_at, label_table
 from reviewguard.training.pipeline import train_models
+from reviewguard.training.unlabelled import UNLABELLED_SOURCE, sample_unlabelled
 
 CUT_QUANTILE = 0.7  # labels decided after this quantile of decision times are judged
+# Unlabelled accounts drawn per risk for the weighted evaluation. Training's default (4 per label,
+# about 700 for extortion's later labels, 140 for fake engagement's) would make each presumed
+# negative stand for 30-140 accounts, and a handful of them ranked above a positive would swing
+# its precision; 10,000 (each standing for about 2) keeps that noise small.
+PRESUMED_ROWS = 10_000
 HOUR = pd.Timedelta(hours=1)
 
 
@@ -96,7 +107,8 @@ def hand_features(root: Path, labels: pd.DataFrame) -> pd.DataFrame:
     out = out.merge(orders.groupby(key).size().rename("orders").reset_index(), on=key, how="left")
     acc = t["accounts"][["account_id", "created_at"]]
     out = out.merge(acc, on="account_id", how="left")
-    out["account_age_days"] = (out["decided_at"] - out["created_at"]) / pd.Timedelta(days=1)
+    age = (out["decided_at"] - out["created_at"]).to_numpy()
+    out["account_age_days"] = age / np.timedelta64(1, "D")  # as pandas divides: NaT is NaN
     out = out.drop(columns="created_at")
     counts = [
         c for c in out.columns if c not in (*key, "likes_night_share", "likes_unopened_share", "account_age_days")
@@ -122,11 +134,18 @@ def complaints_platform(
     labels = pd.read_parquet(root / "labels.parquet")
     labels = labels[labels["source"] != "random_audit"].reset_index(drop=True)
     labels.to_parquet(root / "labels.parquet", index=False)
-    return root, labels, labels["decided_at"].quantile(CUT_QUANTILE)
+    # A quantile of a datetime column is a Timestamp (pandas-stubs type it as a float).
+    return root, labels, cast(pd.Timestamp, labels["decided_at"].quantile(CUT_QUANTILE))
 
 
 def run_seed(
-    accounts: int, days: int, seed: int, work: Path, difficulty: str, config: Path | None = None
+    accounts: int,
+    days: int,
+    seed: int,
+    work: Path,
+    difficulty: str,
+    config: Path | None = None,
+    presumed_rows: int = PRESUMED_ROWS,
 ) -> dict[str, dict[str, dict[str, float]]]:
     root, labels, cut = complaints_platform(accounts, days, seed, work, difficulty)
     early = work / f"p{seed}_early"
@@ -146,13 +165,14 @@ def run_seed(
     lab = label_table(ds)  # the labels as training reads them (UTC, naive)
     naive_cut = cut.tz_convert("UTC").tz_localize(None) if cut.tzinfo is not None else cut
     later_rg = features_at(ds, lab[lab["decided_at"] > naive_cut])
+    everyone = accounts_frame(ds)
     for risk in sorted(labels["risk"].unique()):
         train = hand[(hand["risk"] == risk) & (hand["decided_at"] <= cut)]
         test = hand[(hand["risk"] == risk) & (hand["decided_at"] > cut)]
         if test["label"].nunique() < 2:
             continue
         model = lgb.LGBMClassifier(random_state=seed, verbose=-1).fit(train[HAND], train["label"])
-        plain = model.predict_proba(test[HAND])[:, 1]
+        plain = _proba(model, test)
         rg_rows = later_rg[later_rg["risk"] == risk]
         ours = predictor.raw_scores(risk, rg_rows)
         y_plain, y_ours = test["label"].to_numpy(), rg_rows["label"].to_numpy()
@@ -165,7 +185,16 @@ def run_seed(
         result[risk]["population"] = _on_the_population(
             root, ds, hand_model=model, predictor=predictor, risk=risk, cut=cut, naive_cut=naive_cut, labels=labels
         )
+        weighted = later_weighted_rows(lab, everyone, risk=risk, naive_cut=naive_cut, rows=presumed_rows, seed=seed)
+        result[risk]["weighted_later"] = _on_weighted_later(
+            root, ds, weighted, hand_model=model, predictor=predictor, risk=risk, cut=cut
+        )
     return result
+
+
+def _proba(model: lgb.LGBMClassifier, rows: pd.DataFrame) -> np.ndarray:
+    """The script's probability of abuse for each row of its hand features."""
+    return np.asarray(model.predict_proba(rows[HAND]))[:, 1]
 
 
 # The simulator's abusers of each risk (its truth file; a real platform has none).
@@ -201,7 +230,7 @@ def _on_the_population(
     a model can rank them well and still act on many ordinary accounts."""
     rows = population_at_cut(root, labels, cut, risk)
     y = rows["label"].to_numpy()
-    plain = hand_model.predict_proba(hand_features(root, rows.assign(decided_at=cut))[HAND])[:, 1]
+    plain = _proba(hand_model, hand_features(root, rows.assign(decided_at=cut)))
     ours_rows = features_at(ds, rows.assign(decided_at=naive_cut))
     ours = predictor.raw_scores(risk, ours_rows)
     y_ours = ours_rows["label"].to_numpy()
@@ -216,6 +245,61 @@ def _on_the_population(
     return out
 
 
+def later_weighted_rows(
+    lab: pd.DataFrame, accounts: pd.DataFrame, *, risk: str, naive_cut: pd.Timestamp, rows: int, seed: int
+) -> pd.DataFrame:
+    """One risk's later labels (weight 1) and ``rows`` unlabelled accounts drawn at their decision
+    times by training's sampler, as label 0, each weighted to its share of the unlabelled population.
+
+    ``lab``: every label (label_table's times, UTC and naive); ``accounts``: accounts_frame's.
+    """
+    later = lab[(lab["risk"] == risk) & (lab["decided_at"] > naive_cut)]
+    # sample_unlabelled leaves out the accounts in the rows it is given; given the later labels
+    # alone it would draw accounts labelled before the cut and count them as unlabelled.
+    ever = set(lab.loc[lab["risk"] == risk, "account_id"])
+    pool = accounts[~accounts["account_id"].isin(ever)]
+    per_label = -(-rows // max(len(later), 1))  # enough draws per label to reach ``rows``
+    cfg = load_config(overrides={"unlabelled": {"per_label": per_label, "max_rows": rows}})
+    presumed = sample_unlabelled(later, pool, cfg, risk=risk, seed=seed)
+    return pd.concat([later.assign(weight=1.0), presumed], ignore_index=True)
+
+
+def _on_weighted_later(
+    root: Path,
+    ds: Dataset,
+    rows: pd.DataFrame,
+    *,
+    hand_model: lgb.LGBMClassifier,
+    predictor: Predictor,
+    risk: str,
+    cut: pd.Timestamp,
+) -> dict[str, float]:
+    """Both models judged on the later decisions weighted to the population (``later_weighted_rows``),
+    each row scored with the account's features at its decision time. No simulator truth: this is
+    what a real platform can compute. A presumed negative may be an abuser nobody caught, so the
+    weighted AP is a lower bound on the AP against the truth."""
+    # hand_features reads the raw Parquet times; the rows carry label_table's (UTC, naive).
+    raw = rows.assign(decided_at=rows["decided_at"].dt.tz_localize("UTC").dt.tz_convert(cut.tz)) if cut.tz else rows
+    hand = hand_features(root, raw)
+    ours_rows = features_at(ds, rows)
+    presumed = rows["source"] == UNLABELLED_SOURCE
+    out = {
+        "rows": float(len(rows)),
+        "positives": float(rows["label"].sum()),
+        "presumed_negatives": float(presumed.sum()),
+        "presumed_weight": float(rows.loc[presumed, "weight"].mean()) if presumed.any() else float("nan"),
+    }
+    scored = (
+        ("plain", hand, _proba(hand_model, hand)),
+        ("reviewguard", ours_rows, predictor.raw_scores(risk, ours_rows)),
+    )
+    for name, frame, score in scored:
+        y, w = frame["label"].to_numpy(), frame["weight"].to_numpy(dtype=np.float64)
+        out[f"{name}_ap"] = float(average_precision_score(y, score, sample_weight=w))
+        out[f"{name}_auc"] = float(roc_auc_score(y, score, sample_weight=w))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--accounts", type=int, default=20_000)
@@ -223,17 +307,30 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[3, 11, 17])
     p.add_argument("--config", type=Path, help="reviewguard's training config (default: the packaged defaults)")
     p.add_argument("--difficulty", choices=DIFFICULTIES, default="realistic", help="the simulator's difficulty preset")
+    p.add_argument(
+        "--presumed-rows",
+        type=int,
+        default=PRESUMED_ROWS,
+        help="unlabelled accounts drawn per risk for the evaluation weighted to the population",
+    )
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "plain_baseline.json")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         runs = {
-            seed: run_seed(args.accounts, args.days, seed, Path(tmp), args.difficulty, args.config)
+            seed: run_seed(args.accounts, args.days, seed, Path(tmp), args.difficulty, args.config, args.presumed_rows)
             for seed in args.seeds
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
-            {"accounts": args.accounts, "days": args.days, "difficulty": args.difficulty, "runs": runs}, indent=2
+            {
+                "accounts": args.accounts,
+                "days": args.days,
+                "difficulty": args.difficulty,
+                "presumed_rows": args.presumed_rows,
+                "runs": runs,
+            },
+            indent=2,
         )
     )
     print("| seed | risk | judged (positive) | plain AP | reviewguard AP | plain AUC | reviewguard AUC |")
@@ -257,9 +354,35 @@ def main() -> None:
                 f"{q['reviewguard_ap']:.3f} | {q['plain_recall_at_1pct']:.3f} | "
                 f"{q['reviewguard_recall_at_1pct']:.3f} |"
             )
+    print()
+    print("On the later decisions weighted to the population (presumed negatives; no simulator truth):")
+    print(
+        "| seed | risk | rows (positive) | presumed negatives x weight | plain AP | reviewguard AP | "
+        "difference | plain AUC | reviewguard AUC |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for seed, risks in runs.items():
+        for risk, r in risks.items():
+            v = r["weighted_later"]
+            print(
+                f"| {seed} | {risk} | {v['rows']:,.0f} ({v['positives']:.0f}) | "
+                f"{v['presumed_negatives']:,.0f} x {v['presumed_weight']:.2f} | {v['plain_ap']:.3f} | "
+                f"{v['reviewguard_ap']:.3f} | {v['reviewguard_ap'] - v['plain_ap']:+.3f} | {v['plain_auc']:.3f} | "
+                f"{v['reviewguard_auc']:.3f} |"
+            )
     for risk in sorted({r for risks in runs.values() for r in risks}):
         d = [risks[risk]["reviewguard"]["ap"] - risks[risk]["plain"]["ap"] for risks in runs.values() if risk in risks]
         print(f"{risk}: reviewguard AP minus plain AP, mean {np.mean(d):+.3f}, min {np.min(d):+.3f}", file=sys.stderr)
+        d = [
+            risks[risk]["weighted_later"]["reviewguard_ap"] - risks[risk]["weighted_later"]["plain_ap"]
+            for risks in runs.values()
+            if risk in risks
+        ]
+        print(
+            f"{risk}: weighted to the population, reviewguard AP minus plain AP, mean {np.mean(d):+.3f}, "
+            f"min {np.min(d):+.3f}",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":
