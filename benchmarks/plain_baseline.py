@@ -15,7 +15,7 @@ no simulator truth, so a real platform can compute it; an abuser nobody caught c
 negative, so its precision is a lower bound).
 
 Platforms: the simulator with labels only from complaint queues and moderators' reviews (the
-random audit dropped). Prints a markdown table and writes benchmarks/results/plain_baseline.json.
+random audit dropped). Prints three markdown tables and writes benchmarks/results/plain_baseline.json.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ from reviewguard.training.pipeline import train_models
 from reviewguard.training.unlabelled import UNLABELLED_SOURCE, sample_unlabelled
 
 CUT_QUANTILE = 0.7  # labels decided after this quantile of decision times are judged
-# Unlabelled accounts drawn per risk for the weighted evaluation. Training's default (4 per label,
-# about 700 for extortion's later labels, 140 for fake engagement's) would make each presumed
-# negative stand for 30-140 accounts, and a handful of them ranked above a positive would swing
-# its precision; 10,000 (each standing for about 2) keeps that noise small.
+# Unlabelled accounts drawn per risk for the weighted evaluation. Training's default (4 per label:
+# about 700 rows for extortion's later labels, 80-170 for fake engagement's on 20,000 accounts)
+# would make each presumed negative stand for 28-230 accounts, and a handful of them ranked above
+# a positive would swing its precision; 10,000 (each standing for about 2) keeps that noise small.
 PRESUMED_ROWS = 10_000
 HOUR = pd.Timedelta(hours=1)
 
