@@ -148,7 +148,9 @@ def complaints_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     result = train_models(ds, load_config(), populations=pops)
     as_of = default_as_of(ds)
     features = build_features(ds, cutoffs_at(ds, as_of)).to_pandas()
-    scores = Predictor(result.bundle).predict(features, explain="flagged", as_of=as_of)
+    # Every row explained: the property "a null is never evidence" is checked on all of them, not
+    # only on the flagged (on a complaints platform most actions can be off).
+    scores = Predictor(result.bundle).predict(features, explain="all", as_of=as_of)
     return SimpleNamespace(
         seed=seed, difficulty=difficulty, root=out, result=result, features=features, scores=scores, populations=pops
     )

@@ -5,11 +5,14 @@
   not inherit the calibrator's in-sample optimism.
 - ``actions_out_of_fold``: each fold's rows get the action of a policy fitted without that fold,
   so the precision reported for an action is the precision of thresholds it did not choose.
+- ``judged_rows``: what a band's precision counts. Without a source that samples everyone, every
+  unlabelled account counts as innocent: a lower bound, never the model's word for itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +23,11 @@ from reviewguard.model.policy import NO_ACTION, RiskPolicy
 from reviewguard.training.config import ActionSpec
 from reviewguard.training.learner import fit_calibrator
 from reviewguard.training.thresholds import fit_risk_policy, precision_bounds
+from reviewguard.training.unlabelled import UNLABELLED_SOURCE
+
+# A judged row that is in every fold's fit and acted on by the policy fitted on everything: an
+# unlabelled account of the reference population, counted as innocent (no fold scored it).
+IN_EVERY_FIT = -1
 
 
 def _half(group: Any) -> int:
@@ -62,11 +70,13 @@ def actions_out_of_fold(
     population_scores: np.ndarray,
     confidence: float,
     calibrator: Calibrator | None = None,
+    labelled_in_population: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Each row's band action under thresholds fitted on the other folds' rows."""
+    """Each row's band action under thresholds fitted on the other folds' rows (rows of fold
+    ``IN_EVERY_FIT``: in every fit, and acted on by the policy fitted on all rows)."""
     out = np.full(len(score), NO_ACTION, dtype=object)
     for k in np.unique(fold_of):
-        rest = fold_of != k
+        rest = fold_of != k if k != IN_EVERY_FIT else np.ones(len(score), dtype=bool)
         policy = fit_risk_policy(
             risk,
             y[rest],
@@ -76,24 +86,33 @@ def actions_out_of_fold(
             population_scores=population_scores,
             confidence=confidence,
             calibrator=calibrator,
+            labelled_in_population=labelled_in_population,
         )
         out[fold_of == k] = band_actions(policy, score[fold_of == k])
     return out
 
 
 def action_precision(
-    y: np.ndarray, w: np.ndarray, action: np.ndarray, actions: tuple[ActionSpec, ...], confidence: float
+    y: np.ndarray,
+    w: np.ndarray,
+    action: np.ndarray,
+    actions: tuple[ActionSpec, ...],
+    confidence: float,
+    labelled: np.ndarray | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Per action: out-of-fold weighted precision with its two-sided interval at ``confidence``, and labels."""
+    """Per action: out-of-fold weighted precision with its two-sided interval at ``confidence``, the
+    labels it reached, and (``labelled`` false: unlabelled accounts counted as innocent) those."""
     out: dict[str, dict[str, float]] = {}
     tail = (1 - confidence) / 2
+    is_label = np.ones(len(y), dtype=bool) if labelled is None else labelled
     for a in actions:
         m = action == a.name
         sw, swy, sw2 = float(w[m].sum()), float((w[m] * y[m]).sum()), float(np.square(w[m]).sum())
         p, low = precision_bounds(sw, swy, sw2, 1 - tail)
         _, low_of_misses = precision_bounds(sw, sw - swy, sw2, 1 - tail) if sw > 0 else (0.0, 0.0)
         out[a.name] = {
-            "labels": int(m.sum()),
+            "labels": int((m & is_label).sum()),
+            "unlabelled_accounts": int((m & ~is_label).sum()),
             "positives": int(y[m].sum()),
             "precision": p,
             "low": low,
@@ -101,6 +120,68 @@ def action_precision(
             "target": a.target_precision,
         }
     return out
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The rows the policy is fitted and judged on: ``row`` is the training row (-1: an account of
+    the reference population), ``fold`` the backtest fold that scored it (``IN_EVERY_FIT``: in
+    every fold's fit, acted on by the whole policy)."""
+
+    y: np.ndarray
+    score: np.ndarray
+    weight: np.ndarray
+    fold: np.ndarray
+    row: np.ndarray
+    # Per account of the reference population: 1 where it carries a positive label (None with a
+    # source that samples everyone: the labels are judged alone).
+    labelled_in_population: np.ndarray | None = None
+
+
+def judged_rows(
+    rows: pd.DataFrame,
+    scored: np.ndarray,
+    fold_of: np.ndarray,
+    margin: np.ndarray,
+    pop_margins: np.ndarray,
+    population: pd.DataFrame,
+    population_weight: float,
+    *,
+    pu_sample: bool,
+) -> Judged:
+    """Labels the decisions are judged on.
+
+    With a source that samples everyone (a random audit, weighted in ``source_weights``), the
+    labelled rows out of fold. Without one, the labelled rows out of fold stand for the accounts
+    that were labelled, and every other account of the reference population, at the refit model's
+    margin, counts once as innocent. The unlabelled accounts are not the positive-unlabelled
+    sample: a few hundred rows standing for ~25 accounts each miss a band of 0.7% of the
+    population (complaints seed 37: a hold band held no sampled row, claimed precision 1.000 from
+    13 labels and held 109 accounts, 68 of them crew), and presumed labels from the model's own
+    score would let the band vouch for itself. An uncaught abuser counts as innocent, so a band's
+    precision is a lower bound: the only figure labels from complaint queues can show.
+    ``labelled_in_population`` lets the policy check the band a second time on the reference
+    population alone (``fit_risk_policy``).
+    """
+    sampled = rows["source"].to_numpy() == UNLABELLED_SOURCE
+    idx = np.flatnonzero(scored & ~sampled)
+    y = rows["label"].to_numpy(dtype=np.float64)[idx]
+    score = margin[idx]
+    weight = rows["weight"].to_numpy(dtype=np.float64)[idx]
+    fold = fold_of[idx]
+    if not pu_sample:
+        return Judged(y, score, weight, fold, idx)
+    others = ~population["account_id"].isin(set(rows.loc[~sampled, "account_id"]))
+    n = int(others.sum())
+    caught = set(rows.loc[~sampled & (rows["label"] == 1), "account_id"])
+    return Judged(
+        np.r_[y, np.zeros(n)],
+        np.r_[score, pop_margins[others.to_numpy()]],
+        np.r_[weight, np.full(n, population_weight)],
+        np.r_[fold, np.full(n, IN_EVERY_FIT)],
+        np.r_[idx, np.full(n, -1)],
+        population["account_id"].isin(caught).to_numpy().astype(np.int64),
+    )
 
 
 def hard_negative_rates(rows: pd.DataFrame, action: np.ndarray) -> dict[str, dict[str, float]]:

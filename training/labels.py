@@ -101,12 +101,13 @@ def check_positives(risk: str, rows: pd.DataFrame, min_positives: int) -> None:
         )
 
 
-def population_features(ds: Dataset, as_of: Any, names: list[str]) -> pd.DataFrame:
-    """Features of (a deterministic sample of) all accounts at ``as_of``: the reference population."""
+def population_features(ds: Dataset, as_of: Any, names: list[str]) -> tuple[pd.DataFrame, float]:
+    """Features of (a deterministic sample of) all accounts at ``as_of``: the reference population,
+    and how many accounts each of its rows stands for (1 unless sampled)."""
     cut = cutoffs_at(ds, pd.Timestamp(as_of).to_pydatetime())
     n = int(cut.count().execute())
     if n > REFERENCE_SAMPLE:
         k = n // REFERENCE_SAMPLE + 1
         cut = cut.filter(cut.account_id.hash().abs() % k == 0)
     f = build_features(ds, cut, names).to_pandas()
-    return f.sort_values("account_id", kind="stable").reset_index(drop=True)
+    return f.sort_values("account_id", kind="stable").reset_index(drop=True), n / max(len(f), 1)

@@ -23,7 +23,7 @@ import reviewguard
 from reviewguard.features import FEATURE_SET_VERSION, FEATURES, Feature, features_for
 from reviewguard.model.bundle import Bundle, Reference, RiskModel
 from reviewguard.model.explain import TreeModel
-from reviewguard.model.policy import RiskPolicy
+from reviewguard.model.policy import NO_ACTION, RiskPolicy
 from reviewguard.model.predictor import Predictor
 from reviewguard.reader import Dataset
 from reviewguard.training import plots
@@ -34,6 +34,7 @@ from reviewguard.training.decisions import (
     actions_out_of_fold,
     cross_calibrate,
     hard_negative_rates,
+    judged_rows,
 )
 from reviewguard.training.evaluate import evaluate_out_of_fold
 from reviewguard.training.groups import account_groups, account_links, cut_links
@@ -84,11 +85,13 @@ def train_models(ds: Dataset, cfg: TrainConfig, *, populations: pd.DataFrame | N
     data = features_at(ds, pd.concat([*rows, *sampled], ignore_index=True))
     data = mark_weights_and_hard_negatives(data, cfg, populations)
     reference_as_of = reference_time(ds, lab)
-    population = population_features(ds, reference_as_of, [f.name for f in FEATURES])
+    population, population_weight = population_features(ds, reference_as_of, [f.name for f in FEATURES])
     links = account_links(ds, max_accounts=cfg.backtest.max_accounts_per_link)
 
     fitted = {
-        risk: _train_risk(risk, data[data["risk"] == risk].reset_index(drop=True), population, links, cfg)
+        risk: _train_risk(
+            risk, data[data["risk"] == risk].reset_index(drop=True), population, population_weight, links, cfg
+        )
         for risk in risks
     }
     policy = assemble_policy(
@@ -154,7 +157,12 @@ def _lightgbm_for(lgb_cfg: dict[str, Any], rows: pd.DataFrame) -> dict[str, Any]
 
 
 def _train_risk(
-    risk: str, rows: pd.DataFrame, population: pd.DataFrame, links: pd.DataFrame, cfg: TrainConfig
+    risk: str,
+    rows: pd.DataFrame,
+    population: pd.DataFrame,
+    population_weight: float,
+    links: pd.DataFrame,
+    cfg: TrainConfig,
 ) -> _Fitted:
     features = features_for(risk, cfg.risk_features)
     names = [f.name for f in features]
@@ -189,41 +197,56 @@ def _train_risk(
     oof = np.full(len(rows), np.nan)
     oof[s] = cross_calibrate(bt.margin[s], y[s], w[s], groups, level)
     pu: dict[str, Any] = {"applied": bool(unlabelled.any()), "unlabelled_rows": int(unlabelled.sum())}
-    # Labels the decisions are judged on: under positive-unlabelled learning an unlabelled row
-    # counts as the uncaught abuser it may be; otherwise the labels themselves.
-    judged_y = y.astype(np.float64)
+    # The calibrator estimates the probability of abuse: under positive-unlabelled learning an
+    # unlabelled row counts as the uncaught abuser it may be (Elkan & Noto, from the model's own
+    # score). Thresholds are never judged on those presumed labels: a band of high scores would
+    # vouch for itself.
+    estimated_y = y.astype(np.float64)
     if unlabelled.any():
         pu.update(label_coverage(oof[s], y[s], w[s], unlabelled[s]))
-        judged_y[s] = presumed_labels(y[s], oof[s], unlabelled[s], pu["label_coverage_c"])
-        pu["presumed_abusers_among_unlabelled"] = float((judged_y[s] * w[s])[unlabelled[s]].sum())
-        oof[s] = cross_calibrate(bt.margin[s], judged_y[s], w[s], groups, level)
-    calibrator = fit_calibrator(bt.margin[s], judged_y[s], w[s], level)
+        estimated_y[s] = presumed_labels(y[s], oof[s], unlabelled[s], pu["label_coverage_c"])
+        pu["presumed_abusers_among_unlabelled"] = float((estimated_y[s] * w[s])[unlabelled[s]].sum())
+        oof[s] = cross_calibrate(bt.margin[s], estimated_y[s], w[s], groups, level)
+    calibrator = fit_calibrator(bt.margin[s], estimated_y[s], w[s], level)
     pop_margins = _population_margins(booster, features, population)
+    judged = judged_rows(
+        rows, s, bt.fold_of, bt.margin, pop_margins, population, population_weight, pu_sample=unlabelled.any()
+    )
+    if unlabelled.any():
+        pu["band_precision"] = (
+            "a lower bound, shown twice: the labels out of fold against every unlabelled account of the reference "
+            "population, and the reference population alone, an account without a positive label counted as innocent"
+        )
     actions = cfg.actions(risk)
     confidence = cfg.policy.confidence
     # Thresholds on out-of-fold margins (the ranking at full resolution); the calibrator only
     # names the probability at each threshold, so it never chooses one.
     policy = fit_risk_policy(
         risk,
-        judged_y[s],
-        bt.margin[s],
-        w[s],
+        judged.y,
+        judged.score,
+        judged.weight,
         actions,
         population_scores=pop_margins,
         confidence=confidence,
         calibrator=calibrator,
+        labelled_in_population=judged.labelled_in_population,
     )
-    oof_action = actions_out_of_fold(
-        judged_y[s],
-        bt.margin[s],
-        w[s],
-        bt.fold_of[s],
+    judged_action = actions_out_of_fold(
+        judged.y,
+        judged.score,
+        judged.weight,
+        judged.fold,
         actions,
         risk=risk,
         population_scores=pop_margins,
         confidence=confidence,
         calibrator=calibrator,
+        labelled_in_population=judged.labelled_in_population,
     )
+    oof_action = np.full(len(rows), NO_ACTION, dtype=object)
+    oof_action[judged.row[judged.row >= 0]] = judged_action[judged.row >= 0]
+    reviewed = s & ~unlabelled
     train_of = {f.index: f.train for f in bt.folds}
     evaluation = evaluate_out_of_fold(
         rows,
@@ -242,8 +265,9 @@ def _train_risk(
         risk=risk,
         backtest=bt.info(),
         evaluation=evaluation,
-        actions=action_precision(judged_y[s], w[s], oof_action, actions, confidence),
-        hard_negatives=hard_negative_rates(rows.loc[s].reset_index(drop=True), oof_action),
+        actions=action_precision(judged.y, judged.weight, judged_action, actions, confidence, labelled=judged.row >= 0),
+        # Cleared accounts: a review said no (the unlabelled sample was cleared by nobody).
+        hard_negatives=hard_negative_rates(rows.loc[reviewed].reset_index(drop=True), oof_action[reviewed]),
         policy=policy,
         unlabelled=pu,
         groups={

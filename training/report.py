@@ -181,7 +181,16 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
         "Policy: each threshold fitted on its own band of out-of-fold margins (the calibrated score at it in "
         "brackets); precision judged out of fold "
         "(thresholds fitted without the judged fold), with its interval; population share at or above the "
-        "threshold against the action's budget.",
+        "threshold against the action's budget."
+        + (
+            " No source samples everyone (no random audit): a band's precision counts every unlabelled account "
+            "of the reference population as innocent, at the refit model's score, so it is a lower bound (an "
+            "abuser nobody has labelled yet counts against it), and the band must show it twice: with the labels "
+            "out of fold, and among the accounts it holds at the reference time; an action these labels cannot "
+            "show stays off. A random audit, weighted in evaluation.source_weights, measures the precision itself."
+            if r.unlabelled["applied"]
+            else ""
+        ),
         "",
         "| action | human | prior remedy | target | threshold | band precision (low bound) | "
         "out-of-fold precision [interval] (labels) | population share / budget | note |",
@@ -191,9 +200,10 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
         o = r.actions.get(a.name, {})
         t = "disabled" if a.threshold is None else f"{a.threshold:.3f} ({_f(a.threshold_score)})"
         band = "" if a.band_precision is None else f"{a.band_precision:.3f} ({_f(a.band_precision_low)})"
+        unlabelled = f" + {o['unlabelled_accounts']} unlabelled" if o.get("unlabelled_accounts") else ""
         oof = (
-            f"{_f(o.get('precision'))} [{_f(o.get('low'))}–{_f(o.get('high'))}] ({o.get('labels', 0)})"
-            if o.get("labels")
+            f"{_f(o.get('precision'))} [{_f(o.get('low'))}–{_f(o.get('high'))}] ({o.get('labels', 0)}{unlabelled})"
+            if o.get("labels") or unlabelled
             else "no judged label"
         )
         share = "" if a.population_share is None else f"{a.population_share:.4%}"
@@ -204,7 +214,8 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
     if r.hard_negatives:
         lines += [
             "",
-            "Hard negatives (cleared accounts that look like abuse), out of fold, share reaching each band:",
+            "Hard negatives (accounts a review cleared that look like abuse), out of fold, share reaching each band "
+            "under the thresholds fitted without their fold (an action the final policy leaves off can appear here):",
             "",
         ]
         for g, v in r.hard_negatives.items():

@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pandas as pd
-from conftest import ORDINARY, rules_on_unlabelled_abusers
+from conftest import ABUSERS, ORDINARY, rules_on_unlabelled_abusers
 
 from reviewguard.features import ESCALATION_FEATURES
 
@@ -62,16 +62,10 @@ def test_the_ladder_is_graduated_and_within_its_budgets(complaints_run) -> None:
         assert thresholds == sorted(set(thresholds)), (risk, thresholds)
         counts = s[s["risk"] == risk]["action"].value_counts()
         remedies = [a for a in ladder.actions if not a.requires_human and a.name != "monitor"]
-        # A remedy applies from its own threshold, or (no band of its own) above a heavier one's,
-        # to the accounts a human gate holds back.
-        if not any(ladder.reach(a) is not None for a in remedies):
-            # A few dozen positives may not show a remedy's 0.8 at the 95% bound where single
-            # accounts are more likely abusive than not (realistic difficulty; on easy, seed 29's
-            # 28 extortion positives): the remedy stays off and says why. With more positives on
-            # an easy platform it must be on.
-            assert all("95% lower bound" in a.note for a in remedies if a.threshold is None), (risk, ladder)
-            positives = complaints_run.result.reports[risk].labels["positives"]
-            assert complaints_run.difficulty != "easy" or positives < 40, (complaints_run.seed, risk, positives)
+        # Without a random audit a band counts every unlabelled account in it as innocent: a remedy
+        # the labels alone cannot show stays off and says why (issue 13: on seed 37 a band judged on
+        # presumed labels claimed 1.000 and acted at 0.62).
+        assert all("95% lower bound" in a.note for a in remedies if ladder.reach(a) is None), (risk, ladder)
         remedy_count = sum(int(counts.get(a.name, 0)) for a in remedies)
         heaviest = ladder.actions[-1]
         # Never more heavy actions than remedies; strictly fewer whenever anything is done. (A
@@ -84,6 +78,28 @@ def test_the_ladder_is_graduated_and_within_its_budgets(complaints_run) -> None:
             if a.population_share is not None:
                 assert a.population_share <= a.max_share
             assert counts.get(a.name, 0) <= 2 * a.max_share * n_accounts, (risk, a.name, counts.to_dict())
+
+
+def test_an_enabled_action_is_at_least_as_precise_on_the_truth_as_its_bound(complaints_run) -> None:  # type: ignore[no-untyped-def]
+    """The band's precision is a lower bound (uncaught abusers count as innocent), so on the
+    simulator's truth the accounts at or above an enabled threshold are at least that precise."""
+    from reviewguard.training.thresholds import precision_bounds
+
+    s = complaints_run.scores.merge(complaints_run.populations, on="account_id")
+    policy = complaints_run.result.bundle.policy
+    for risk in policy.risks:
+        at = s[s["risk"] == risk]
+        abusive = at["population"].isin(ABUSERS[risk]).to_numpy()
+        for a in policy[risk].enabled:
+            if a.threshold is None or a.band_precision_low is None:
+                continue
+            reached = at["raw_score"].to_numpy() >= a.threshold
+            n, hits = int(reached.sum()), int(abusive[reached].sum())
+            if n == 0:
+                continue
+            # The truth's own sampling error at n accounts: its 99% upper bound must reach the bound.
+            _, upper_misses = precision_bounds(n, n - hits, n, 0.99)
+            assert 1 - upper_misses >= a.band_precision_low, (complaints_run.seed, risk, a.name, n, hits, a)
 
 
 def test_no_human_action_without_an_earlier_lighter_remedy(complaints_run) -> None:  # type: ignore[no-untyped-def]
@@ -101,6 +117,9 @@ def test_the_report_states_rates_and_uncertainty(complaints_run) -> None:  # typ
     text = report_markdown(complaints_run.result)
     assert "Positive-unlabelled" in text and "population share / budget" in text
     assert "weighted to the population (unweighted beside it)" in text
+    # Why actions may be off, and what would measure their precision.
+    assert "every unlabelled account of the reference population as innocent" in text
+    assert "A random audit, weighted in evaluation.source_weights" in text
     for r in complaints_run.result.reports.values():
         assert np.isfinite(r.metrics["roc_auc_unweighted"]) and r.groups["links_cut"] >= 0
 
