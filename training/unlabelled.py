@@ -10,12 +10,18 @@ a positive label) and the class prior are estimated and logged. No I/O.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from reviewguard.training.config import TrainConfig
 
 UNLABELLED_SOURCE = "unlabelled_sample"
+# Accounts drawn per risk when later decisions are weighted to the population for judging: each
+# stands for about (unlabelled accounts) / 10,000, so a few of them ranked above a positive do not
+# swing its precision (training's 4 per label would make each stand for 28-230 accounts at 20,000).
+JUDGING_ROWS = 10_000
 
 
 def unbiased_sources(cfg: TrainConfig) -> set[str]:
@@ -98,3 +104,33 @@ def presumed_labels(y: np.ndarray, score: np.ndarray, is_unlabelled: np.ndarray,
     g = np.clip(np.asarray(score, dtype=np.float64)[is_unlabelled], 0.0, 1.0 - 1e-9)
     out[is_unlabelled] = np.clip((1.0 - c) / c * g / (1.0 - g), 0.0, 1.0)
     return out
+
+
+def weighted_to_population(
+    later: pd.DataFrame,
+    labelled: set[str],
+    accounts: pd.DataFrame,
+    cfg: TrainConfig,
+    *,
+    risk: str,
+    seed: int,
+    rows: int = JUDGING_ROWS,
+) -> pd.DataFrame:
+    """One risk's later decisions weighted to the population they stand for, to judge models on.
+
+    Each label keeps its source's weight (``source_weights``; 1 otherwise). When the labels hold no
+    source that samples everyone, ``rows`` accounts never labelled for the risk (not in
+    ``labelled``) are drawn at the later labels' decision times as presumed negatives, each
+    standing for its share of the unlabelled accounts: without them a model that ranks the
+    complaint queue well and the platform badly looks best. An abuser nobody caught counts as a
+    miss, so the figure is a lower bound (docs/benchmarks.md).
+    """
+    weight = later["source"].map(lambda src: float(cfg.evaluation.source_weights.get(src, 1.0)))
+    out = later.assign(weight=weight.to_numpy())
+    if later.empty or not pu_applies(later, cfg):
+        return out.reset_index(drop=True)
+    pool = accounts[~accounts["account_id"].isin(labelled)]
+    per_label = -(-rows // len(later))  # enough draws per label to reach ``rows``
+    drawing = replace(cfg, unlabelled=replace(cfg.unlabelled, per_label=per_label, max_rows=rows))
+    presumed = sample_unlabelled(later, pool, drawing, risk=risk, seed=seed)
+    return pd.concat([out, presumed], ignore_index=True)

@@ -164,7 +164,7 @@ def promote(
     ds = _open(data, memory_limit=memory_limit, risks=configured_risks(cfg))
     require_existing_store(reading=f"the registered model {name}")
     client = connect_tracking()
-    result = run(client, name, ds, tolerance=tolerance)
+    result = run(client, name, ds, tolerance=tolerance, cfg=cfg)
     for line in result.reasons:
         out.print(line, highlight=False)
     if result.promoted:

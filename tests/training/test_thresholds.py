@@ -9,7 +9,12 @@ import pytest
 from reviewguard.training.config import PRESETS, ActionSpec, load_config
 from reviewguard.training.learner import best_rounds, fit_calibrator
 from reviewguard.training.thresholds import fit_risk_policy, precision_bounds
-from reviewguard.training.unlabelled import presumed_labels, sample_unlabelled
+from reviewguard.training.unlabelled import (
+    UNLABELLED_SOURCE,
+    presumed_labels,
+    sample_unlabelled,
+    weighted_to_population,
+)
 
 SPECS = (
     ActionSpec("monitor", 0.5, False, "", 0.05, False, min_probability=0.0),
@@ -120,6 +125,34 @@ def test_unlabelled_sample_draws_only_unlabelled_accounts_that_existed() -> None
     created = drawn.merge(accounts, on="account_id")
     assert (created["created_at"] < created["decided_at"]).all()
     assert drawn["weight"].iloc[0] == pytest.approx(98 / len(drawn))
+
+
+def test_later_decisions_are_weighted_to_the_population_they_stand_for() -> None:
+    """What promote judges on: each label at its source's weight; without a random audit, accounts
+    nobody ever labelled for the risk join as presumed negatives standing for the rest."""
+    accounts = pd.DataFrame(
+        {"account_id": [f"a{i}" for i in range(400)], "created_at": pd.date_range("2025-01-01", periods=400, freq="h")}
+    )
+    later = pd.DataFrame(
+        {
+            "account_id": ["a1", "a2", "a3"],
+            "risk": "r",
+            "label": [1, 0, 1],
+            "decided_at": pd.to_datetime(["2026-02-01", "2026-02-02", "2026-02-03"]),
+            "source": ["confirmed_case", "manual_review", "confirmed_case"],
+        }
+    )
+    ever = {"a1", "a2", "a3", "a7"}  # a7 was labelled earlier: never a presumed negative
+    complaints = weighted_to_population(later, ever, accounts, load_config(), risk="r", seed=1, rows=200)
+    presumed = complaints[complaints["source"] == UNLABELLED_SOURCE]
+    assert len(presumed) > 150 and (presumed["label"] == 0).all()
+    assert not presumed["account_id"].isin(ever).any()
+    assert presumed["weight"].iloc[0] == pytest.approx(396 / len(presumed))
+    assert (complaints.loc[complaints["source"] != UNLABELLED_SOURCE, "weight"] == 1.0).all()
+    audit = later.assign(source=["random_audit", "random_audit", "confirmed_case"])
+    weighted = weighted_to_population(audit, ever, accounts, load_config(), risk="r", seed=1)
+    # A source that samples everyone (the default's random audit, weight 25): no presumed rows.
+    assert list(weighted["weight"]) == [25.0, 25.0, 1.0]
 
 
 def test_no_judged_rows_disables_every_action_instead_of_crashing() -> None:
