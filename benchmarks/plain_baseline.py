@@ -41,14 +41,11 @@ from reviewguard.simulator import DIFFICULTIES, SimConfig, simulate
 from reviewguard.training.config import load_config
 from reviewguard.training.labels import accounts_frame, features_at, label_table
 from reviewguard.training.pipeline import train_models
-from reviewguard.training.unlabelled import UNLABELLED_SOURCE, sample_unlabelled
+from reviewguard.training.unlabelled import JUDGING_ROWS, UNLABELLED_SOURCE, weighted_to_population
 
 CUT_QUANTILE = 0.7  # labels decided after this quantile of decision times are judged
-# Unlabelled accounts drawn per risk for the weighted evaluation. Training's default (4 per label:
-# about 700 rows for extortion's later labels, 80-170 for fake engagement's on 20,000 accounts)
-# would make each presumed negative stand for 28-230 accounts, and a handful of them ranked above
-# a positive would swing its precision; 10,000 (each standing for about 2) keeps that noise small.
-PRESUMED_ROWS = 10_000
+# Unlabelled accounts drawn per risk for the weighted evaluation (the library's, which `promote` uses).
+PRESUMED_ROWS = JUDGING_ROWS
 HOUR = pd.Timedelta(hours=1)
 
 
@@ -248,20 +245,14 @@ def _on_the_population(
 def later_weighted_rows(
     lab: pd.DataFrame, accounts: pd.DataFrame, *, risk: str, naive_cut: pd.Timestamp, rows: int, seed: int
 ) -> pd.DataFrame:
-    """One risk's later labels (weight 1) and ``rows`` unlabelled accounts drawn at their decision
-    times by training's sampler, as label 0, each weighted to its share of the unlabelled population.
+    """One risk's later labels and ``rows`` accounts never labelled for it, drawn at their decision
+    times as presumed negatives: ``weighted_to_population``, what `promote` judges on.
 
     ``lab``: every label (label_table's times, UTC and naive); ``accounts``: accounts_frame's.
     """
     later = lab[(lab["risk"] == risk) & (lab["decided_at"] > naive_cut)]
-    # sample_unlabelled leaves out the accounts in the rows it is given; given the later labels
-    # alone it would draw accounts labelled before the cut and count them as unlabelled.
     ever = set(lab.loc[lab["risk"] == risk, "account_id"])
-    pool = accounts[~accounts["account_id"].isin(ever)]
-    per_label = -(-rows // max(len(later), 1))  # enough draws per label to reach ``rows``
-    cfg = load_config(overrides={"unlabelled": {"per_label": per_label, "max_rows": rows}})
-    presumed = sample_unlabelled(later, pool, cfg, risk=risk, seed=seed)
-    return pd.concat([later.assign(weight=1.0), presumed], ignore_index=True)
+    return weighted_to_population(later, ever, accounts, load_config(), risk=risk, seed=seed, rows=rows)
 
 
 def _on_weighted_later(
