@@ -239,8 +239,13 @@ def select_cases(scores: pd.DataFrame, accounts: list[str], top_flagged: int) ->
     check_top_flagged(top_flagged)
     chosen = list(dict.fromkeys(accounts))
     if top_flagged:
+        # By the model's margin: the calibrated score is a step function, and many accounts share
+        # a step (a power liker came before twelve bots of the same score but higher margin).
+        order = (
+            ["risk", "raw_score", "score", "account_id"] if "raw_score" in scores else ["risk", "score", "account_id"]
+        )
         flagged = scores[scores["action"] != NO_ACTION].sort_values(
-            ["risk", "score", "account_id"], ascending=[True, False, True], kind="stable"
+            order, ascending=[True] + [False] * (len(order) - 2) + [True], kind="stable"
         )
         for _, g in flagged.groupby("risk"):
             chosen += [a for a in g["account_id"].head(top_flagged) if a not in chosen]

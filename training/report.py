@@ -118,7 +118,7 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
     lines = [
         f"## {risk}",
         "",
-        f"Labels: {r.labels['rows']} rows, {r.labels['positives']} positive ({sources}). "
+        f"Labels: {r.labels['rows']} rows by source ({sources}), {r.labels['positives']} of them positive. "
         f"Connected groups: {r.groups['groups']}, links cut by the folds: {r.groups['links_cut']}.",
     ]
     if r.unlabelled["applied"]:
@@ -126,7 +126,9 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
             f"Positive-unlabelled: {r.unlabelled['unlabelled_rows']} unlabelled accounts sampled as presumed "
             f"negatives, each standing for {_f(r.unlabelled.get('unlabelled_weight'), ',.1f')} accounts; "
             f"estimated share of abusers the labels catch c = {_f(r.unlabelled.get('label_coverage_c'))}, "
-            f"class prior {_f(r.unlabelled.get('class_prior'), '.4f')}."
+            f"class prior {_f(r.unlabelled.get('class_prior'), '.4f')}. Scores are calibrated on the labels, an "
+            "unlabelled account counted as innocent: a score is the probability that the labels would call the "
+            "account an abuser, a lower bound of the probability of abuse."
         )
     lines += [
         "",
@@ -181,7 +183,7 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
         "Policy: each threshold fitted on its own band of out-of-fold margins (the calibrated score at it in "
         "brackets); precision judged out of fold "
         "(thresholds fitted without the judged fold), with its interval; population share at or above the "
-        "threshold against the action's budget."
+        "threshold against the action's budget. The out-of-fold column reports; the band's precision decides."
         + (
             " No source samples everyone (no random audit): a band's precision counts every unlabelled account "
             "of the reference population as innocent, at the refit model's score, so it is a lower bound (an "
@@ -204,7 +206,7 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
         oof = (
             f"{_f(o.get('precision'))} [{_f(o.get('low'))}–{_f(o.get('high'))}] ({o.get('labels', 0)}{unlabelled})"
             if o.get("labels") or unlabelled
-            else "no judged label"
+            else "no judged row"
         )
         share = "" if a.population_share is None else f"{a.population_share:.4%}"
         lines.append(

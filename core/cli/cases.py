@@ -86,7 +86,9 @@ def _read_scores(path: Path) -> Any:
         missing = [c for c in SCORE_COLUMNS if c not in schema.names]
         if missing:
             raise ReviewguardError(f"scores {path}: missing column(s) {missing}; is it a `reviewguard score` output?")
-        frame = pq.read_table(path, columns=SCORE_COLUMNS).to_pandas()
+        # The margin orders --top-flagged within a step of the calibrated score (when the file has it).
+        extra = ["raw_score"] if "raw_score" in schema.names else []
+        frame = pq.read_table(path, columns=SCORE_COLUMNS + extra).to_pandas()
     except ReviewguardError:
         raise
     except (pa.ArrowException, OSError, ValueError) as exc:

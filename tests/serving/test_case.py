@@ -271,3 +271,33 @@ def test_a_moderators_decision_comes_back_as_a_label_and_a_remedy(
     seen = label_table(ds)
     when = pd.Timestamp(new.decided_at).tz_convert("UTC").tz_localize(None)
     assert ((seen.account_id == crew_case["account_id"]) & (seen.decided_at == when) & (seen.label == 1)).any()
+
+
+def test_top_flagged_takes_the_highest_margins_within_a_step_of_the_calibrated_score() -> None:
+    """Found in review: accounts sharing a calibrated step were taken by account id, so a power
+    liker at margin 0.22 came before bots at margin 0.81 with the same displayed score."""
+    from reviewguard.serving.case import select_cases
+
+    scores = pd.DataFrame(
+        {
+            "account_id": ["a1", "a2", "a3", "a4"],
+            "risk": "fake_engagement",
+            "score": [0.98, 0.98, 0.98, 0.5],
+            "raw_score": [0.22, 0.81, 0.80, 0.1],
+            "action": ["monitor"] * 4,
+        }
+    )
+    assert select_cases(scores, [], 2) == ["a2", "a3"]
+    # A scores file without the margin: by score, then id (as before).
+    assert select_cases(scores.drop(columns="raw_score"), [], 2) == ["a1", "a2"]
+
+
+def test_the_case_page_says_why_an_action_is_off(small_case: Path) -> None:
+    """Found in review: a case on a complaints platform said "Recommended action: none" and listed
+    every action as "(disabled)" without the reason the policy recorded."""
+    case = json.loads(small_case.read_text(encoding="utf-8"))
+    risk = next(iter(case["decisions"]))
+    actions = case["decisions"][risk]["policy_actions"]
+    actions[0] = {**actions[0], "threshold": None, "note": "no band of scores reaches precision 0.5 (test)"}
+    html = render_case_html(case)
+    assert f"{actions[0]['name']} (disabled: no band of scores reaches precision 0.5 (test))" in html
