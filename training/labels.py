@@ -14,6 +14,7 @@ from reviewguard.errors import TrainingDataError
 from reviewguard.features import build_features, cutoffs_at, cutoffs_from_labels, default_as_of
 from reviewguard.reader import Dataset
 from reviewguard.training.config import TrainConfig
+from reviewguard.training.unlabelled import weight_by_source
 
 # Accounts in the reference population (percentiles in reasons, drift); a larger platform is sampled.
 REFERENCE_SAMPLE = 200_000
@@ -78,7 +79,7 @@ def mark_weights_and_hard_negatives(
     """
     ev = cfg.evaluation
     data = data.copy()
-    by_source = data["source"].map(lambda src: float(ev.source_weights.get(src, 1.0)))
+    by_source = weight_by_source(data["source"], cfg)
     data["weight"] = data["weight"].fillna(by_source) if "weight" in data.columns else by_source
     data["hard_negative"] = ""
     cleared = data["label"] == 0

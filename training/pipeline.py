@@ -23,7 +23,7 @@ import reviewguard
 from reviewguard.features import FEATURE_SET_VERSION, FEATURES, Feature, features_for
 from reviewguard.model.bundle import Bundle, Reference, RiskModel
 from reviewguard.model.explain import TreeModel
-from reviewguard.model.policy import NO_ACTION, RiskPolicy
+from reviewguard.model.policy import RiskPolicy
 from reviewguard.model.predictor import Predictor
 from reviewguard.reader import Dataset
 from reviewguard.training import plots
@@ -243,9 +243,7 @@ def _train_risk(
         calibrator=calibrator,
         labelled_in_population=judged.labelled_in_population,
     )
-    oof_action = np.full(len(rows), NO_ACTION, dtype=object)
-    oof_action[judged.row[judged.row >= 0]] = judged_action[judged.row >= 0]
-    reviewed = s & ~unlabelled
+    labelled = judged.row >= 0
     train_of = {f.index: f.train for f in bt.folds}
     evaluation = evaluate_out_of_fold(
         rows,
@@ -264,9 +262,11 @@ def _train_risk(
         risk=risk,
         backtest=bt.info(),
         evaluation=evaluation,
-        actions=action_precision(judged.y, judged.weight, judged_action, actions, confidence, labelled=judged.row >= 0),
+        actions=action_precision(judged.y, judged.weight, judged_action, actions, confidence, labelled=labelled),
         # Cleared accounts: a review said no (the unlabelled sample was cleared by nobody).
-        hard_negatives=hard_negative_rates(rows.loc[reviewed].reset_index(drop=True), oof_action[reviewed]),
+        hard_negatives=hard_negative_rates(
+            rows.iloc[judged.row[labelled]].reset_index(drop=True), judged_action[labelled]
+        ),
         policy=policy,
         unlabelled=pu,
         groups={

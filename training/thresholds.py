@@ -156,8 +156,7 @@ def _fit_band(
         if _share_at_or_above(pop, t) > spec.max_share:
             over_budget = True
             break  # lower thresholds only reach more accounts
-        sw, swy, sw2 = tail.sum_w[i] - above[0], tail.sum_wy[i] - above[1], tail.sum_w2[i] - above[2]
-        p, low = precision_bounds(sw, swy, sw2, confidence)
+        p, low = precision_bounds(*tail.band(t, above), confidence)
         if snapshot is not None and snapshot_above is not None:
             # The weaker of the two showings is the band's.
             sp, slow = precision_bounds(*snapshot.band(t, snapshot_above), confidence)

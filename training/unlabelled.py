@@ -29,6 +29,11 @@ def unbiased_sources(cfg: TrainConfig) -> set[str]:
     return {src for src, w in cfg.evaluation.source_weights.items() if w > 0}
 
 
+def weight_by_source(sources: pd.Series, cfg: TrainConfig) -> pd.Series:
+    """How many accounts a label of each source stands for (``source_weights``; 1 when unlisted)."""
+    return sources.map(lambda src: float(cfg.evaluation.source_weights.get(src, 1.0)))
+
+
 def pu_applies(rows: pd.DataFrame, cfg: TrainConfig) -> bool:
     """Whether one risk's labels are trained positive-unlabelled (``unlabelled.mode``)."""
     mode = cfg.unlabelled.mode
@@ -125,8 +130,7 @@ def weighted_to_population(
     complaint queue well and the platform badly looks best. An abuser nobody caught counts as a
     miss, so the figure is a lower bound (docs/benchmarks.md).
     """
-    weight = later["source"].map(lambda src: float(cfg.evaluation.source_weights.get(src, 1.0)))
-    out = later.assign(weight=weight.to_numpy())
+    out = later.assign(weight=weight_by_source(later["source"], cfg).to_numpy())
     if later.empty or not pu_applies(later, cfg):
         return out.reset_index(drop=True)
     pool = accounts[~accounts["account_id"].isin(labelled)]
