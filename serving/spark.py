@@ -49,7 +49,8 @@ def score_spark(
     def score_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         pred = _CACHE.get(key)
         if pred is None:
-            bundle = bundle_from_files(files, tempfile.mkdtemp(prefix="reviewguard-bundle-"))
+            with tempfile.TemporaryDirectory(prefix="reviewguard-bundle-") as tmp:
+                bundle = bundle_from_files(files, tmp)
             pred = _CACHE[key] = Predictor(bundle, model_uri=uri, model_version=version)
         for batch in batches:
             if batch.num_rows == 0:

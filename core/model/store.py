@@ -93,34 +93,47 @@ def resolve_alias(client: MlflowClient, name: str, alias: str) -> str | None:
 
 
 def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bundle, dict[str, str]]:
-    """The bundle behind ``model_uri``, and ``{"model_uri", "model_version"}`` (version "" for a folder)."""
-    import mlflow
+    """The bundle behind ``model_uri``, and ``{"model_uri", "model_version"}`` (version "" for a folder).
 
+    A registry or run URI is downloaded to ``dest`` (kept), or without ``dest`` to a
+    temporary folder removed once the bundle is in memory: a daily scoring job must
+    not leave a copy of the model in the temporary directory at every run.
+    """
     local = Path(model_uri)
     meta = {"model_uri": model_uri, "model_version": ""}
-    expected: str | None = None
     if local.exists():
-        folder = local
-    elif model_uri.startswith(("models:/", "runs:/", "models:")):
-        require_existing_store(reading=model_uri)
-        client = connect_tracking()
-        if model_uri.startswith("models:/"):
-            meta["model_version"] = _resolve_version(client, model_uri)
-        expected = registered_fingerprint(client, model_uri, meta["model_version"])
-        dest = Path(dest or tempfile.mkdtemp(prefix="reviewguard-model-"))
-        try:
-            folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
-        except Exception as exc:
-            raise ModelLoadError(
-                f"cannot load model {model_uri} from {tracking_uri()}: {str(exc).splitlines()[0][:300]}"
-            ) from exc
-    else:
+        return _load_from(local, model_uri, None), meta
+    if not model_uri.startswith(("models:/", "runs:/", "models:")):
         raise ModelLoadError(
             f"{model_uri} is neither a registry URI (models:/NAME/VERSION, models:/NAME@alias) nor an existing folder"
         )
+    require_existing_store(reading=model_uri)
+    client = connect_tracking()
+    if model_uri.startswith("models:/"):
+        meta["model_version"] = _resolve_version(client, model_uri)
+    expected = registered_fingerprint(client, model_uri, meta["model_version"])
+    if dest is not None:
+        return _load_from(_download(model_uri, Path(dest)), model_uri, expected), meta
+    with tempfile.TemporaryDirectory(prefix="reviewguard-model-") as tmp:
+        return _load_from(_download(model_uri, Path(tmp)), model_uri, expected), meta
+
+
+def _download(model_uri: str, dest: Path) -> Path:
+    import mlflow
+
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
+    except Exception as exc:
+        raise ModelLoadError(
+            f"cannot load model {model_uri} from {tracking_uri()}: {str(exc).splitlines()[0][:300]}"
+        ) from exc
+
+
+def _load_from(folder: Path, model_uri: str, expected: str | None) -> Bundle:
+    """The bundle in ``folder`` (a bundle, or an MLflow model holding one), read into memory."""
     for candidate in (folder, folder / "artifacts" / "bundle"):
         if (candidate / "bundle.json").is_file():
-            return load_bundle(candidate, expected_fingerprint=expected), meta
+            return load_bundle(candidate, expected_fingerprint=expected)
     raise ModelLoadError(f"{model_uri} holds no reviewguard bundle (bundle.json)")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +19,14 @@ from typer.testing import CliRunner
 
 from reviewguard.cli import app
 from reviewguard.model.predictor import Predictor
-from reviewguard.model.store import CHALLENGER, CHAMPION, TrackingError, connect_tracking, download_bundle
+from reviewguard.model.store import (
+    CHALLENGER,
+    CHAMPION,
+    TrackingError,
+    connect_tracking,
+    download_bundle,
+    load_predictor,
+)
 from reviewguard.training.config import load_config
 from reviewguard.training.tracking import log_training
 
@@ -93,7 +101,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.mark.server
-def test_train_register_load_by_alias_against_a_real_server(server: Server, trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_train_register_load_by_alias_against_a_real_server(  # type: ignore[no-untyped-def]
+    server: Server, trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = connect_tracking(server.uri)
     logged = log_training(trained, load_config().raw, experiment="t", register_as="rg", data_path="x", client=client)
     assert logged["registered_uri"] == "models:/rg/1"
@@ -118,6 +128,16 @@ def test_train_register_load_by_alias_against_a_real_server(server: Server, trai
     assert meta["model_version"] == "1" and bundle.fingerprint() == trained.bundle.fingerprint()
     got = Predictor(bundle).predict(test, explain="none")
     np.testing.assert_array_equal(got.score.to_numpy(), want.score.to_numpy())
+    # Loading for scoring (no download folder named) leaves no copy of the model behind:
+    # a daily job would otherwise fill the temporary directory, one model per run.
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    with monkeypatch.context() as patched:
+        patched.setattr(tempfile, "tempdir", str(scratch))
+        loaded = load_predictor("models:/rg@champion")
+    assert loaded.model_version == "1" and loaded.bundle.fingerprint() == trained.bundle.fingerprint()
+    assert list(scratch.iterdir()) == []
+    np.testing.assert_array_equal(loaded.predict(test, explain="none").score.to_numpy(), want.score.to_numpy())
     # And through MLflow's own pyfunc loader (the model logged as code, no pickle).
     pyfunc = mlflow.pyfunc.load_model("models:/rg@challenger")
     feats = test.assign(as_of=test["as_of"].astype(str))
