@@ -1,15 +1,17 @@
 """Benchmark: what the ladder does on complaints-only platforms, judged on the simulator's truth.
 
     .venv/bin/python benchmarks/complaints_actions.py --accounts 20000 --seeds 3 11 17 23 31 37
+    .venv/bin/python benchmarks/complaints_actions.py --labels audit --accounts 15000 --days 60 --seeds 43 47
 
 For each seed: a simulated platform (`realistic`, 60 days, the `complaints` label regime: no random
-audit), `reviewguard train`'s defaults, every account scored at the last event (what `reviewguard
-score` does without `--as-of`), and, per risk and action in use, the accounts it reaches and how many
-of them are abusers in the simulator's truth (a real platform has no such file). Also the accounts
-that are not abusers of the risk and get an action beyond monitoring. The policy's own figure for
-each action (the band's precision and its lower bound) is printed beside it.
+audit; or `--labels audit`, with one), `reviewguard train`'s defaults, every account scored at the
+last event (what `reviewguard score` does without `--as-of`), and, per risk and action in use, the
+accounts it reaches and how many of them are abusers in the simulator's truth (a real platform has
+no such file). Also the accounts that are not abusers of the risk and get an action beyond
+monitoring. The policy's own figure for each action (the band's precision and its lower bound) is
+printed beside it.
 
-Prints a markdown table and writes benchmarks/results/complaints_actions.json. Run with an older
+Prints a markdown table and writes benchmarks/results/<labels>_actions.json. Run with an older
 checkout's interpreter to get the "before" of a change (the script uses only public entry points).
 """
 
@@ -36,9 +38,9 @@ ABUSERS = {"extortion": {"extortion_crew"}, "fake_engagement": {"automated_liker
 QUIET = ("none", "monitor")
 
 
-def run_seed(accounts: int, days: int, seed: int, work: Path) -> dict[str, Any]:
+def run_seed(accounts: int, days: int, seed: int, work: Path, labels: str = "complaints") -> dict[str, Any]:
     root = work / f"c{seed}"
-    simulate(SimConfig(accounts=accounts, days=days, seed=seed, label_regime="complaints"), root, overwrite=True)
+    simulate(SimConfig(accounts=accounts, days=days, seed=seed, label_regime=labels), root, overwrite=True)
     ds = open_dataset(connect(), root)
     trained = train_models(ds, load_config())
     as_of = default_as_of(ds)
@@ -84,12 +86,18 @@ def main() -> None:
     p.add_argument("--accounts", type=int, default=20_000)
     p.add_argument("--days", type=int, default=60)
     p.add_argument("--seeds", type=int, nargs="+", default=[3, 11, 17, 23, 31, 37])
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "complaints_actions.json")
+    p.add_argument(
+        "--labels", choices=["complaints", "audit"], default="complaints", help="the simulator's label regime"
+    )
+    p.add_argument("--out", type=Path, default=None, help="default: results/<labels>_actions.json")
     args = p.parse_args()
+    out = args.out or Path(__file__).parent / "results" / f"{args.labels}_actions.json"
     with tempfile.TemporaryDirectory() as tmp:
-        runs = {seed: run_seed(args.accounts, args.days, seed, Path(tmp)) for seed in args.seeds}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"accounts": args.accounts, "days": args.days, "runs": runs}, indent=2))
+        runs = {seed: run_seed(args.accounts, args.days, seed, Path(tmp), args.labels) for seed in args.seeds}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps({"accounts": args.accounts, "days": args.days, "labels": args.labels, "runs": runs}, indent=2)
+    )
     print("Accounts per action (precision on the truth; bold: below the action's target):")
     print("| seed | extortion | non-abusive beyond monitor | fake engagement | non-abusive beyond monitor |")
     print("|---|---|---|---|---|")

@@ -22,7 +22,7 @@ from reviewguard.model.bundle import Calibrator
 from reviewguard.model.policy import NO_ACTION, RiskPolicy
 from reviewguard.training.config import ActionSpec
 from reviewguard.training.learner import fit_calibrator
-from reviewguard.training.thresholds import fit_risk_policy, precision_bounds
+from reviewguard.training.thresholds import fit_risk_policy, precision_bounds, precision_upper_bound
 from reviewguard.training.unlabelled import UNLABELLED_SOURCE
 
 # A judged row that is in every fold's fit and acted on by the policy fitted on everything: an
@@ -71,6 +71,8 @@ def actions_out_of_fold(
     confidence: float,
     calibrator: Calibrator | None = None,
     labelled_in_population: np.ndarray | None = None,
+    latest_label_in_population: np.ndarray | None = None,
+    off: dict[str, str] | None = None,
 ) -> np.ndarray:
     """Each row's band action under thresholds fitted on the other folds' rows (rows of fold
     ``IN_EVERY_FIT``: in every fit, and acted on by the policy fitted on all rows)."""
@@ -87,6 +89,8 @@ def actions_out_of_fold(
             confidence=confidence,
             calibrator=calibrator,
             labelled_in_population=labelled_in_population,
+            latest_label_in_population=latest_label_in_population,
+            off=off,
         )
         out[fold_of == k] = band_actions(policy, score[fold_of == k])
     return out
@@ -109,17 +113,40 @@ def action_precision(
         m = action == a.name
         sw, swy, sw2 = float(w[m].sum()), float((w[m] * y[m]).sum()), float(np.square(w[m]).sum())
         p, low = precision_bounds(sw, swy, sw2, 1 - tail)
-        _, low_of_misses = precision_bounds(sw, sw - swy, sw2, 1 - tail) if sw > 0 else (0.0, 0.0)
         out[a.name] = {
             "labels": int((m & is_label).sum()),
             "unlabelled_accounts": int((m & ~is_label).sum()),
             "positives": int(y[m].sum()),
             "precision": p,
             "low": low,
-            "high": 1.0 - low_of_misses if sw > 0 else float("nan"),
+            "high": precision_upper_bound(sw, swy, sw2, 1 - tail) if sw > 0 else float("nan"),
             "target": a.target_precision,
         }
     return out
+
+
+def falling_short_out_of_fold(policy: RiskPolicy, out_of_fold: dict[str, dict[str, float]]) -> dict[str, str]:
+    """Each enabled action whose out-of-fold precision falls short of its target even at the upper
+    end of its interval, with the reason to turn it off.
+
+    For labels a random audit weighs to the population: there the out-of-fold precision (each
+    fold's rows under thresholds fitted without them) estimates what fitting a band delivers, and an
+    interval wholly below the target says the band was chosen by chance (audit seed 61: extortion
+    monitoring fitted at 0.667, bound 0.565; out of fold 0.169 [0.030-0.479] on 52 labels; 0.517
+    on the simulator's truth at scoring, 0.463 a month earlier). Without such labels the
+    out-of-fold figure counts unlabelled accounts as innocent: a bound, not evidence against."""
+    off: dict[str, str] = {}
+    for rule in policy.enabled:
+        measured = out_of_fold.get(rule.name)
+        if measured is None or not measured["high"] < rule.target_precision:
+            continue
+        off[rule.name] = (
+            f"out of fold (thresholds fitted without the judged fold) it reached {measured['precision']:.3f} "
+            f"[{measured['low']:.3f}-{measured['high']:.3f}] on {int(measured['labels'])} labels, below the "
+            f"target {rule.target_precision} at the interval's upper end (its band had shown "
+            f"{rule.band_precision:.3f}, low bound {rule.band_precision_low:.3f})"
+        )
+    return off
 
 
 @dataclass(frozen=True)
@@ -136,6 +163,8 @@ class Judged:
     # Per account of the reference population: 1 where it carries a positive label (None with a
     # source that samples everyone: the labels are judged alone).
     labelled_in_population: np.ndarray | None = None
+    # Per account of the reference population: its latest label (1 abuser, 0 cleared), -1 for none.
+    latest_label_in_population: np.ndarray | None = None
 
 
 def judged_rows(
@@ -161,7 +190,8 @@ def judged_rows(
     score would let the band vouch for itself. An uncaught abuser counts as innocent, so a band's
     precision is a lower bound: the only figure labels from complaint queues can show.
     ``labelled_in_population`` lets the policy check the band a second time on the reference
-    population alone (``fit_risk_policy``).
+    population alone, and ``latest_label_in_population`` a third, in either regime: the labelled
+    accounts the band holds at the reference time (``fit_risk_policy``).
     """
     sampled = rows["source"].to_numpy() == UNLABELLED_SOURCE
     idx = np.flatnonzero(scored & ~sampled)
@@ -169,8 +199,9 @@ def judged_rows(
     score = margin[idx]
     weight = rows["weight"].to_numpy(dtype=np.float64)[idx]
     fold = fold_of[idx]
+    latest = latest_labels(rows.loc[~sampled], population["account_id"])
     if not pu_sample:
-        return Judged(y, score, weight, fold, idx)
+        return Judged(y, score, weight, fold, idx, latest_label_in_population=latest)
     others = ~population["account_id"].isin(set(rows.loc[~sampled, "account_id"]))
     n = int(others.sum())
     caught = set(rows.loc[~sampled & (rows["label"] == 1), "account_id"])
@@ -181,7 +212,19 @@ def judged_rows(
         np.r_[fold, np.full(n, IN_EVERY_FIT)],
         np.r_[idx, np.full(n, -1)],
         population["account_id"].isin(caught).to_numpy().astype(np.int64),
+        latest,
     )
+
+
+def latest_labels(labels: pd.DataFrame, accounts: pd.Series) -> np.ndarray:
+    """Each account's latest label by decision time (1 or 0; -1 for an account without one).
+
+    A later decision replaces an earlier one: an appeal overturned clears, a new case convicts.
+    Ties at one moment count as the abuser's label (the stricter reading for the band's bound:
+    a cleared account lowers it)."""
+    ordered = labels.sort_values(["decided_at", "label"], kind="stable")
+    last = ordered.groupby("account_id", sort=False)["label"].last()
+    return accounts.map(last).fillna(-1).to_numpy().astype(np.int64)
 
 
 def hard_negative_rates(rows: pd.DataFrame, action: np.ndarray) -> dict[str, dict[str, float]]:

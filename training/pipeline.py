@@ -33,6 +33,7 @@ from reviewguard.training.decisions import (
     action_precision,
     actions_out_of_fold,
     cross_calibrate,
+    falling_short_out_of_fold,
     hard_negative_rates,
     judged_rows,
 )
@@ -220,30 +221,25 @@ def _train_risk(
     confidence = cfg.policy.confidence
     # Thresholds on out-of-fold margins (the ranking at full resolution); the calibrator only
     # names the probability at each threshold, so it never chooses one.
-    policy = fit_risk_policy(
-        risk,
-        judged.y,
-        judged.score,
-        judged.weight,
-        actions,
-        population_scores=pop_margins,
-        confidence=confidence,
-        calibrator=calibrator,
-        labelled_in_population=judged.labelled_in_population,
-    )
-    judged_action = actions_out_of_fold(
-        judged.y,
-        judged.score,
-        judged.weight,
-        judged.fold,
-        actions,
-        risk=risk,
-        population_scores=pop_margins,
-        confidence=confidence,
-        calibrator=calibrator,
-        labelled_in_population=judged.labelled_in_population,
-    )
+    fit = {
+        "population_scores": pop_margins,
+        "confidence": confidence,
+        "calibrator": calibrator,
+        "labelled_in_population": judged.labelled_in_population,
+        "latest_label_in_population": judged.latest_label_in_population,
+    }
+    policy = fit_risk_policy(risk, judged.y, judged.score, judged.weight, actions, **fit)
+    judged_action = actions_out_of_fold(judged.y, judged.score, judged.weight, judged.fold, actions, risk=risk, **fit)
     labelled = judged.row >= 0
+    out_of_fold = action_precision(judged.y, judged.weight, judged_action, actions, confidence, labelled=labelled)
+    off = {} if unlabelled.any() else falling_short_out_of_fold(policy, out_of_fold)
+    if off:
+        # Once: the ladder refitted without them is judged again out of fold and reported as it is.
+        policy = fit_risk_policy(risk, judged.y, judged.score, judged.weight, actions, off=off, **fit)
+        judged_action = actions_out_of_fold(
+            judged.y, judged.score, judged.weight, judged.fold, actions, risk=risk, off=off, **fit
+        )
+        out_of_fold = action_precision(judged.y, judged.weight, judged_action, actions, confidence, labelled=labelled)
     train_of = {f.index: f.train for f in bt.folds}
     evaluation = evaluate_out_of_fold(
         rows,
@@ -262,7 +258,7 @@ def _train_risk(
         risk=risk,
         backtest=bt.info(),
         evaluation=evaluation,
-        actions=action_precision(judged.y, judged.weight, judged_action, actions, confidence, labelled=labelled),
+        actions=out_of_fold,
         # Cleared accounts: a review said no (the unlabelled sample was cleared by nobody).
         hard_negatives=hard_negative_rates(
             rows.iloc[judged.row[labelled]].reset_index(drop=True), judged_action[labelled]

@@ -161,6 +161,11 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
     for key, unweighted in ((pk, pk + "_unweighted"), ("tpr_at_fpr_0.01", None), ("expected_calibration_error", None)):
         mean, sd = ev.spread(key)
         lines.append(f"| {key} | {_f(m[key])} | {_f(m[unweighted]) if unweighted else ''} | {_f(mean)} ± {_f(sd)} | |")
+    lines += [
+        "",
+        f"Per fold, {pk} is each fold's own top {pk.removeprefix('precision_at_')}: from one fold's labels, "
+        "a queue that reaches deeper into them than the pooled one, so it tends to run lower.",
+    ]
     lines += ["", "| baseline | comparison | ours | baseline | beats? |", "|---|---|---|---|---|"]
     for name, b in r.baselines.items():
         if "rule" in b:
@@ -183,7 +188,10 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
         "Policy: each threshold fitted on its own band of out-of-fold margins (the calibrated score at it in "
         "brackets); precision judged out of fold "
         "(thresholds fitted without the judged fold), with its interval; population share at or above the "
-        "threshold against the action's budget. The out-of-fold column reports; the band's precision decides."
+        "threshold against the action's budget. The out-of-fold column reports; the band's precision decides, "
+        "and it can be no higher than the share of abusers (its upper bound at the policy's confidence) among "
+        "the labelled accounts the band holds at the reference time: a band of label rows that scored high at "
+        "their decision times, whose accounts there are mostly cleared, stays off."
         + (
             " No source samples everyone (no random audit): a band's precision counts every unlabelled account "
             "of the reference population as innocent, at the refit model's score, so it is a lower bound (an "

@@ -12,6 +12,7 @@ heavier threshold, see ``reviewguard.model.policy``).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy.stats import beta
@@ -82,9 +83,21 @@ def fit_risk_policy(
     confidence: float,
     calibrator: Calibrator | None = None,
     labelled_in_population: np.ndarray | None = None,
+    latest_label_in_population: np.ndarray | None = None,
+    off: dict[str, str] | None = None,
 ) -> RiskPolicy:
     """Thresholds for ``risk`` from out-of-fold margins ``score`` and labels ``y``; the budget is
     judged on ``population_scores``, the refit model's margins of the reference population.
+
+    ``latest_label_in_population`` (per reference account: its latest label, 1 or 0, or -1 for
+    none): the accounts a band holds at the reference time that carry a label bound its precision
+    from above (a one-sided upper confidence bound of their share of abusers). A band whose
+    labelled accounts are mostly cleared is not rescued by label rows that scored high at their
+    decision times (audit seed 43: a monitoring band claimed 0.956 out of fold and held 19 accounts
+    at scoring, 1 labelled an abuser, 9 cleared, 17 of the 19 power likers).
+
+    ``off``: actions turned off whatever their band shows, by name, with the reason (the lighter
+    actions' bands are then fitted as if they were absent).
 
     ``labelled_in_population`` (1 where a reference account carries a positive label; given when
     no source samples everyone): a band must also show its precision on the reference population
@@ -101,11 +114,19 @@ def fit_risk_policy(
         if labelled_in_population is None
         else _Tail.of(np.asarray(labelled_in_population), pop_scores, np.ones(len(pop_scores)))
     )
+    labelled_now = None
+    if latest_label_in_population is not None:
+        latest = np.asarray(latest_label_in_population)
+        has = latest >= 0
+        labelled_now = _Tail.of(latest[has], pop_scores[has], np.ones(int(has.sum())))
     resolved: dict[str, ActionRule] = {}
     upper = np.inf
     for spec in reversed(actions):
+        if off and spec.name in off:
+            resolved[spec.name] = ActionRule(threshold=None, note=off[spec.name], **_spec_fields(spec))
+            continue
         floor = _lowest_margin_with(calibrator, spec.min_probability)
-        rule = _fit_band(spec, tail, upper, pop, confidence, floor, snapshot)
+        rule = _fit_band(spec, tail, upper, pop, confidence, floor, snapshot, labelled_now)
         if rule.threshold is not None:
             upper = rule.threshold
         resolved[spec.name] = rule
@@ -130,6 +151,14 @@ def _lowest_margin_with(calibrator: Calibrator | None, probability: float) -> fl
     return float(x0 + (probability - y0) * (x1 - x0) / (y1 - y0)) if y1 > y0 else float(x1)
 
 
+def precision_upper_bound(sum_w: float, sum_wy: float, sum_w2: float, confidence: float) -> float:
+    """One-sided upper confidence bound of a precision (1 without a row: nothing bounds it)."""
+    if sum_w <= 0:
+        return 1.0
+    _, low_of_misses = precision_bounds(sum_w, sum_w - sum_wy, sum_w2, confidence)
+    return 1.0 - low_of_misses
+
+
 def _share_at_or_above(pop: np.ndarray, t: float) -> float:
     return float((len(pop) - np.searchsorted(pop, t, side="left")) / len(pop)) if len(pop) else 0.0
 
@@ -142,9 +171,11 @@ def _fit_band(
     confidence: float,
     floor: float,
     snapshot: _Tail | None = None,
+    labelled_now: _Tail | None = None,
 ) -> ActionRule:
     above = tail.above(upper)
     snapshot_above = snapshot.above(upper) if snapshot is not None else None
+    labelled_above = labelled_now.above(upper) if labelled_now is not None else None
     best: tuple[float, float, float, int] | None = None
     over_budget = False
     below_floor = False
@@ -161,16 +192,12 @@ def _fit_band(
             # The weaker of the two showings is the band's.
             sp, slow = precision_bounds(*snapshot.band(t, snapshot_above), confidence)
             p, low = min(p, sp), min(low, slow)
+        if labelled_now is not None and labelled_above is not None:
+            cap = precision_upper_bound(*labelled_now.band(t, labelled_above), confidence)
+            p, low = min(p, cap), min(low, cap)
         if low >= spec.target_precision:
             best = (t, p, low, int(tail.rows[i] - above[3]))
-    common = {
-        "name": spec.name,
-        "description": spec.description,
-        "requires_human": spec.requires_human,
-        "target_precision": spec.target_precision,
-        "max_share": spec.max_share,
-        "requires_prior_remedy": spec.requires_prior_remedy,
-    }
+    common = _spec_fields(spec)
     if best is None:
         why = (
             f"no band of scores reaches precision {spec.target_precision} at the {confidence:.0%} lower bound"
@@ -187,6 +214,18 @@ def _fit_band(
         population_share=_share_at_or_above(pop, t),
         **common,
     )
+
+
+def _spec_fields(spec: ActionSpec) -> dict[str, Any]:
+    """What an action's rule takes from its configuration."""
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "requires_human": spec.requires_human,
+        "target_precision": spec.target_precision,
+        "max_share": spec.max_share,
+        "requires_prior_remedy": spec.requires_prior_remedy,
+    }
 
 
 def _fallback_note(rules: list[ActionRule], i: int) -> ActionRule:

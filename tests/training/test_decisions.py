@@ -9,7 +9,15 @@ import pandas as pd
 
 from reviewguard.model.policy import RiskPolicy
 from reviewguard.training.config import ActionSpec
-from reviewguard.training.decisions import IN_EVERY_FIT, Judged, action_precision, actions_out_of_fold, judged_rows
+from reviewguard.training.decisions import (
+    IN_EVERY_FIT,
+    Judged,
+    action_precision,
+    actions_out_of_fold,
+    falling_short_out_of_fold,
+    judged_rows,
+    latest_labels,
+)
 from reviewguard.training.thresholds import fit_risk_policy
 from reviewguard.training.unlabelled import UNLABELLED_SOURCE
 
@@ -29,6 +37,7 @@ def _complaints(n_pos: int, n_neg: int, n_sampled: int, seed: int) -> tuple[pd.D
             "label": np.r_[np.ones(n_pos), np.zeros(n_neg + n_sampled)].astype(int),
             "source": ["confirmed_case"] * n_pos + ["manual_review"] * n_neg + [UNLABELLED_SOURCE] * n_sampled,
             "weight": np.r_[np.ones(n_pos + n_neg), np.full(n_sampled, 50.0)],
+            "decided_at": pd.Timestamp("2026-03-01") + pd.to_timedelta(np.arange(n_pos + n_neg + n_sampled), "h"),
         }
     )
     margin = np.r_[rng.normal(5, 0.5, n_pos), rng.normal(0, 1, n_neg), rng.normal(-3, 1, n_sampled)]
@@ -129,3 +138,69 @@ def test_a_band_must_also_show_its_precision_on_the_accounts_it_holds_at_the_ref
     assert off.threshold is None and "95% lower bound" in off.note
     on = fit_risk_policy("r", y, s, w[keep], REMEDY, labelled_in_population=most, **fit).action("remedy")
     assert on.threshold is not None and on.band_precision_low is not None and on.band_precision_low >= 0.8
+
+
+def test_a_band_whose_labelled_accounts_at_the_reference_time_are_mostly_cleared_stays_off() -> None:
+    """With a random audit too (audit seed 43: monitoring claimed 0.956 out of fold, and at scoring
+    held 19 accounts, 1 labelled an abuser, 9 cleared, 17 power likers). The band's labelled
+    accounts at the reference time bound its precision from above; a band whose labelled accounts
+    there are abusers keeps its action, and accounts without a label do not count against it."""
+    rows, margin, _ = _complaints(40, 60, 0, seed=8)
+    y, s, w = rows["label"].to_numpy(), margin, np.ones(len(rows))
+    # 40 accounts of 10,000 score at the top of the positives' band at the reference time.
+    pop_margin = np.r_[np.full(9_960, -3.0), np.full(40, 6.0)]
+    fit = {"population_scores": pop_margin, "confidence": 0.95}
+    assert fit_risk_policy("r", y, s, w, REMEDY, **fit).action("remedy").threshold is not None
+    # In the band at the reference time: 1 abuser, 9 cleared, 30 without a label.
+    cleared = np.r_[np.full(9_960, -1), [1], np.zeros(9), np.full(30, -1)].astype(int)
+    off = fit_risk_policy("r", y, s, w, REMEDY, latest_label_in_population=cleared, **fit)
+    assert off.action("remedy").threshold is None and off.action("monitor").threshold is None
+    # 10 abusers, no cleared account, 30 without a label: the bound does not bite.
+    caught = np.r_[np.full(9_960, -1), np.ones(10), np.full(30, -1)].astype(int)
+    on = fit_risk_policy("r", y, s, w, REMEDY, latest_label_in_population=caught, **fit).action("remedy")
+    assert on.threshold is not None and on.band_precision_low is not None and on.band_precision_low >= 0.8
+    # Cleared accounts below the band do not move it.
+    elsewhere = np.r_[np.zeros(9_960), np.full(40, -1)].astype(int)
+    kept = fit_risk_policy("r", y, s, w, REMEDY, latest_label_in_population=elsewhere, **fit).action("remedy")
+    assert kept.threshold == fit_risk_policy("r", y, s, w, REMEDY, **fit).action("remedy").threshold
+
+
+def test_the_latest_label_decides_and_unlabelled_accounts_have_none() -> None:
+    t = pd.Timestamp("2026-03-01")
+    labels = pd.DataFrame(
+        {
+            "account_id": ["a", "a", "b", "b", "c", "d", "d"],
+            "label": [1, 0, 0, 1, 0, 0, 1],
+            "decided_at": [t, t + pd.Timedelta(days=2), t, t + pd.Timedelta(days=1), t, t, t],
+        }
+    )
+    got = latest_labels(labels, pd.Series(["a", "b", "c", "d", "e"]))
+    # a: convicted then cleared on appeal; b: cleared then convicted; d: both at one moment.
+    assert list(got) == [0, 1, 0, 1, -1]
+
+
+def test_an_action_whose_out_of_fold_interval_lies_below_its_target_is_turned_off() -> None:
+    """With a random audit the out-of-fold precision estimates what the band delivers (audit seed 61:
+    monitoring fitted at 0.667, out of fold 0.169 [0.030-0.479], 0.517 on the truth). Turned off,
+    it says why, and the lighter bands are fitted as if it were absent."""
+    rows, margin, _ = _complaints(40, 60, 0, seed=9)
+    y, s, w = rows["label"].to_numpy(), margin, np.ones(len(rows))
+    fit = {"population_scores": np.r_[np.full(9_990, -3.0), np.full(10, 6.0)], "confidence": 0.95}
+    policy = fit_risk_policy("r", y, s, w, REMEDY, **fit)
+    remedy = policy.action("remedy")
+    assert remedy.threshold is not None
+    short = {"remedy": {"precision": 0.3, "low": 0.1, "high": 0.6, "labels": 20}, "monitor": {"high": 0.9}}
+    off = falling_short_out_of_fold(policy, short)
+    assert list(off) == ["remedy"] and "0.300 [0.100-0.600] on 20 labels" in off["remedy"]
+    # An interval reaching the target, or an action with no figure, stays on.
+    assert falling_short_out_of_fold(policy, {"remedy": {"precision": 0.7, "low": 0.5, "high": 0.81}}) == {}
+    assert falling_short_out_of_fold(policy, {}) == {}
+    refit = fit_risk_policy("r", y, s, w, REMEDY, off=off, **fit)
+    assert refit.action("remedy").threshold is None and refit.action("remedy").note == off["remedy"]
+    # Monitoring's band now runs to the top instead of stopping at the remedy's threshold.
+    monitor = refit.action("monitor")
+    assert monitor.threshold is not None and monitor.band_labels > policy.action("monitor").band_labels
+    acts = actions_out_of_fold(
+        y, s, w, np.zeros(len(y), dtype=int) + np.arange(len(y)) % 2, REMEDY, risk="r", off=off, **fit
+    )
+    assert "remedy" not in set(acts)
