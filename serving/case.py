@@ -155,17 +155,19 @@ def counterfactuals(predictor: Predictor, feats: pd.DataFrame, risk: str, row: A
         was = None if pd.isna(value) else float(value)
         med = median[f]
         desc = BY_NAME[f]
-        at_en = f"the population median ({med:,.4g})" if med is not None else "no value (as for most accounts)"
-        at_zh = f"总体中位数（{med:,.4g}）" if med is not None else "无数据（与多数账号相同）"
+        # The description is a sentence of its own; the variant follows it. Where most accounts have
+        # no value the reason is taken away, not set to a value nobody has.
+        at_en = f"At the population median ({med:,.4g})" if med is not None else "Without it (most accounts have none)"
+        at_zh = f"取总体中位数（{med:,.4g}）时" if med is not None else "不计此项（多数账号无此数据）时"
         each.append(
             {
                 "feature": f,
                 "value": was,
                 "set_to": med,
                 **out,
-                "text_en": f"If {desc.description_en} were {at_en} instead of {was:,.4g}: "
+                "text_en": f"{desc.description_en.rstrip('.')}: {was:,.4g}. {at_en}: "
                 f"score {out['score']:.2f} ({out['score_low']:.2f}-{out['score_high']:.2f}), {out['action']}.",
-                "text_zh": f"若{desc.description_zh}为{at_zh}而非 {was:,.4g}："
+                "text_zh": f"{desc.description_zh.rstrip('。')}：{was:,.4g}。{at_zh}："
                 f"分数 {out['score']:.2f}（{out['score_low']:.2f}–{out['score_high']:.2f}），处置 {out['action']}。",
             }
         )
