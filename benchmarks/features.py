@@ -38,7 +38,7 @@ FIVE = [
 
 
 def read_validate(data: str | Path, memory_limit: str, engine: str = "duckdb") -> tuple[Any, float]:
-    """The reader on ``data`` (every contract check, clean tables stored): the dataset and its seconds."""
+    """The reader on ``data`` (every contract check; clean tables as it leaves them): the dataset and its seconds."""
     from reviewguard.engine import connect
     from reviewguard.reader import open_dataset
 

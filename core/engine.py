@@ -143,8 +143,23 @@ def materialize(con: BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
     # create_table registers in-memory tables (memtables) and, without overwrite,
     # inserts once (Ibis 12's overwrite path emits a DROP DuckDB 2 rejects); the
     # table is stored, compressed, in the connection's private database file.
+    con.raw_sql(f'DROP VIEW IF EXISTS temp.main."{name}"')
     con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
     con.create_table(name, expr)
+    return con.table(name)
+
+
+def keep_as_view(con: BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
+    """Name ``expr`` without computing it (DuckDB): a temporary view, read again by every query.
+
+    For a clean table read straight from Parquet: a stored copy would cost one more scan of the
+    source and its size again in the work folder, and DuckDB reads Parquet about as fast as its
+    own tables (docs/benchmarks.md, "Reader").
+    """
+    if engine_name(con) == "pyspark":
+        raise ValueError("keep_as_view is for DuckDB; Spark keeps its clean tables with materialize")
+    con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+    con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {con.compile(expr)}')
     return con.table(name)
 
 

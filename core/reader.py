@@ -30,6 +30,11 @@ from reviewguard.errors import ContractError
 BadRows = Literal["error", "quarantine"]
 # DuckDB would otherwise take 80% of the machine's memory as its buffer.
 DEFAULT_MEMORY_LIMIT = "4GB"
+# Valid Parquet tables DuckDB stores all the same (a plain normalised copy, no second check), for a
+# caller whose queries scan a table so often that DuckDB's own storage repays the copy. None by
+# default: at 200,000 accounts storing likes made the features 16 s faster but the reader 20 s
+# slower and took 1.2 GB of temporary disk (docs/benchmarks.md, "Reader").
+STORED_WHEN_VALID: tuple[str, ...] = ()
 
 
 @dataclass
@@ -198,6 +203,7 @@ def open_dataset(
     bad_rows: BadRows = "error",
     tables: tuple[str, ...] | None = None,
     risks: tuple[str, ...] | None = None,
+    stored_when_valid: tuple[str, ...] = STORED_WHEN_VALID,
 ) -> Dataset:
     """Read, normalise and validate the dataset folder ``root`` on ``con``.
 
@@ -239,7 +245,16 @@ def open_dataset(
         raw = _read_raw(con, layout, path, name)
         try:
             table_report, table_clean, table_bad = check_table(
-                con, spec, raw, path, valid_accounts, allowed_override, report.opened_at
+                con,
+                spec,
+                raw,
+                path,
+                valid_accounts,
+                allowed_override,
+                report.opened_at,
+                # DuckDB reads Parquet again cheaply; CSV it would parse again in every query.
+                view_if_clean=layout != "csv" and engine_name(con) == "duckdb",
+                store_if_clean=name in stored_when_valid,
             )
         except Exception as exc:
             # A corrupt page or a bad byte deep in a file shows only when the rows are read.

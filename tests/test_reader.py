@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from reviewguard.cli import app
 from reviewguard.engine import connect
 from reviewguard.errors import ContractError
-from reviewguard.reader import open_dataset
+from reviewguard.reader import STORED_WHEN_VALID, open_dataset
 
 ACCOUNTS_CSV = """account_id,created_at,level,phone_verified
 007,2026-01-01T00:00:00Z,3,true
@@ -179,3 +179,121 @@ def test_validate_cli_exit_codes_and_quarantine_files(tmp_path: Path) -> None:
     assert r.exit_code == 2
     assert "required column is missing" in r.output
     assert "Traceback" not in r.output
+
+
+# ------------------------------------------------------------ no second copy of a valid table
+
+
+def _likes_platform(folder: Path, *, dwell: list[int | None] | None = None) -> Path:
+    """accounts and likes as Parquet (aware UTC timestamps, dictionary strings, zstd), as the simulator writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ms = pa.timestamp("ms", tz="UTC")
+    pq.write_table(
+        pa.table(
+            {
+                "account_id": ["a1", "a2"],
+                "created_at": pa.array([1_700_000_000_000, 1_700_000_100_000], type=ms),
+                "level": pa.array([1, 2], type=pa.int64()),
+                "phone_verified": [True, False],
+            }
+        ),
+        folder / "accounts.parquet",
+    )
+    n = 3000
+    pq.write_table(
+        pa.table(
+            {
+                "account_id": pa.array(["a1", "a2"] * (n // 2)).dictionary_encode(),
+                "content_id": pa.array([f"c{i}" for i in range(n)]).dictionary_encode(),
+                "author_id": pa.array([f"u{i % 7}" for i in range(n)]).dictionary_encode(),
+                "liked_at": pa.array([1_700_000_200_000 + 1_001 * i for i in range(n)], type=ms),
+                "dwell_ms": pa.array(dwell or [i % 500 for i in range(n)], type=pa.int64()),
+                "device_id": pa.array([f"d{i}" for i in range(n)]).dictionary_encode(),
+            }
+        ),
+        folder / "likes.parquet",
+        compression="zstd",
+        row_group_size=1000,
+    )
+    return folder
+
+
+def _stored_tables(con) -> set[str]:  # type: ignore[no-untyped-def]
+    """Tables DuckDB holds rows of (its own storage), not views."""
+    rows = con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()
+    return {r[0] for r in rows}
+
+
+def _plan(con, table) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(str(r[-1]) for r in con.raw_sql(f"EXPLAIN {con.compile(table)}").fetchall())
+
+
+def test_valid_parquet_table_on_duckdb_is_a_view_over_the_file_not_a_copy(tmp_path: Path) -> None:
+    data = _likes_platform(tmp_path / "data")
+    frames = []
+    for stored in ((), ("likes",)):
+        con = connect()
+        ds = open_dataset(con, data, stored_when_valid=stored)
+        assert ds.report.ok
+        # Nothing of the dataset copied into DuckDB's storage but the tables asked for.
+        assert _stored_tables(con) == set(stored)
+        assert "READ_PARQUET" in _plan(con, ds.tables["accounts"]).upper()
+        assert ("READ_PARQUET" in _plan(con, ds.tables["likes"]).upper()) == (not stored)
+        likes = ds.tables["likes"].order_by("content_id").to_pandas()
+        assert len(likes) == 3000
+        # Aware timestamps read as naive UTC, to the millisecond, as the stored copy held them.
+        assert likes.set_index("content_id").loc["c1", "liked_at"] == pd.Timestamp("2023-11-14 22:16:41.001")
+        assert str(ds.tables["likes"].schema()["liked_at"]) == "timestamp(6)"
+        frames.append(likes)
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    con = connect()
+    open_dataset(con, data)
+    assert _stored_tables(con) == set(STORED_WHEN_VALID)
+
+
+def test_quarantined_and_csv_tables_are_still_stored(tmp_path: Path) -> None:
+    dwell: list[int | None] = [i % 500 for i in range(3000)]
+    dwell[10] = -1
+    data = _likes_platform(tmp_path / "data", dwell=dwell)
+    con = connect()
+    ds = open_dataset(con, data, bad_rows="quarantine", stored_when_valid=())
+    assert ds.report.quarantined == {"likes": 1}
+    # The clean likes (the bad row left out) are stored whatever stored_when_valid says; valid
+    # accounts are still a view.
+    assert _stored_tables(con) == {"likes"}
+    assert int(ds.tables["likes"].count().execute()) == 2999
+    assert int(ds.tables["likes"].filter(ds.tables["likes"].dwell_ms < 0).count().execute()) == 0
+    # CSV would be parsed again by every query over a view: stored.
+    write(tmp_path / "csv", "accounts.csv", ACCOUNTS_CSV)
+    con = connect()
+    open_dataset(con, tmp_path / "csv")
+    assert _stored_tables(con) == {"accounts"}
+
+
+def _flip_column_pages(path: Path, column: str) -> None:
+    """Flip bytes in every page of one column (the footer and the other columns intact)."""
+    meta = pq.ParquetFile(path).metadata
+    index = meta.schema.to_arrow_schema().get_field_index(column)
+    data = bytearray(path.read_bytes())
+    for g in range(meta.num_row_groups):
+        chunk = meta.row_group(g).column(index)
+        start = chunk.dictionary_page_offset or chunk.data_page_offset
+        for i in range(start + 8, start + chunk.total_compressed_size, 3):
+            data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("stored", [(), ("likes",)])
+@pytest.mark.parametrize("column", ["device_id", "content_id", "liked_at"])
+def test_corrupt_page_in_a_valid_looking_parquet_file_fails_at_open_naming_the_file(
+    tmp_path: Path, column: str, stored: tuple[str, ...]
+) -> None:
+    """device_id has no rule that reads it: a view would expose it, so the checks read it at open time."""
+    data = _likes_platform(tmp_path / "data")
+    _flip_column_pages(data / "likes.parquet", column)
+    assert pq.ParquetFile(data / "likes.parquet").metadata.num_rows == 3000  # the footer is intact
+    with pytest.raises(ContractError) as err:
+        open_dataset(connect(), data, stored_when_valid=stored)
+    text = str(err.value)
+    assert len(text.splitlines()) == 1, text
+    assert text.startswith("table likes: cannot read ") and str(data / "likes.parquet") in text, text
