@@ -50,7 +50,9 @@ def _messages_after_reviews(root: Path, account: str, as_of, last_n: int) -> int
     msgs = pd.read_parquet(Path(root) / "messages.parquet")
     cut = pd.Timestamp(as_of)
     cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut
-    mine = reviews[(reviews.account_id == account) & (reviews.rating <= NEGATIVE_RATING_MAX) & (reviews.created_at < cut)]
+    mine = reviews[
+        (reviews.account_id == account) & (reviews.rating <= NEGATIVE_RATING_MAX) & (reviews.created_at < cut)
+    ]
     count = 0
     for r in mine.sort_values("created_at").tail(last_n).itertuples():
         m = msgs[(msgs.account_id == account) & (msgs.merchant_id == r.merchant_id)]
