@@ -154,7 +154,8 @@ def keep_as_view(con: BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
 
     For a clean table read straight from Parquet: a stored copy would cost one more scan of the
     source and its size again in the work folder, and DuckDB reads Parquet about as fast as its
-    own tables (docs/benchmarks.md, "Reader").
+    own tables (docs/benchmarks.md, "Reader"), except a string column whose dictionary overflowed
+    into plain pages, read about 7x slower (docs/data-contract.md, writing Parquet for speed).
     """
     if engine_name(con) == "pyspark":
         raise ValueError("keep_as_view is for DuckDB; Spark keeps its clean tables with materialize")
