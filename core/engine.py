@@ -22,6 +22,14 @@ Engine = Literal["duckdb", "pyspark"]
 WORK_PREFIX = "reviewguard-duckdb-"
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """DuckDB ran out of memory within its limit: a step that could not spill to disk, not bad data
+    and not a bug (the way out is a higher ``memory_limit``)."""
+    import duckdb
+
+    return isinstance(exc, duckdb.OutOfMemoryException)
+
+
 def remove_orphaned_work_folders(parent: str) -> list[str]:
     """Delete DuckDB work folders whose owning process no longer runs; returns them."""
     removed = []

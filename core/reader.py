@@ -24,7 +24,7 @@ from ibis.backends import BaseBackend
 
 from reviewguard.checks import TableReport, ValidationReport, Violation, check_table, error_text
 from reviewguard.contract import CONTRACT_VERSION, TABLES
-from reviewguard.engine import Engine, connect, engine_name
+from reviewguard.engine import Engine, connect, engine_name, out_of_memory
 from reviewguard.errors import ContractError
 
 BadRows = Literal["error", "quarantine"]
@@ -125,6 +125,8 @@ def _read_raw(con: BaseBackend, layout: str, path: str, table: str) -> ibis.Tabl
     except ContractError:
         raise
     except Exception as exc:  # the engine's own parse error, reworded for the user
+        if out_of_memory(exc):
+            raise  # the file is fine: the memory limit is too low (the command line says so)
         raise unreadable(table, path, layout, exc) from exc
 
 
@@ -166,6 +168,8 @@ def _engine_error(exc: BaseException) -> bool:
     import duckdb
     import pyarrow as pa
 
+    if out_of_memory(exc):
+        return False  # the file is fine: the memory limit is too low (the command line says so)
     if isinstance(exc, duckdb.Error | pa.ArrowException | OSError | UnicodeError):
         return True
     return type(exc).__module__.split(".")[0] in ("pyspark", "py4j")

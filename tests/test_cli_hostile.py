@@ -182,6 +182,21 @@ def test_an_unforeseen_error_is_one_line_and_exit_2_and_debug_shows_the_tracebac
     assert isinstance(r.exception, RuntimeError)
 
 
+@pytest.mark.parametrize("limit", ["4MB", "16MB"])
+def test_a_memory_limit_too_low_is_named_as_such_not_a_bug_or_a_bad_file(
+    small_platform: Path, tmp_path: Path, limit: str
+) -> None:
+    # At 1,000,000 accounts `--memory-limit 2GB` stopped the features this way, told as "a bug in
+    # reviewguard"; a lower limit fails while reading, where it was told as a file that "cannot read".
+    out = tmp_path / "f.parquet"
+    code, output = cli(["features", "build", "--data", str(small_platform), "--out", str(out), "--memory-limit", limit])
+    text = flat(output)
+    assert code == 1, output
+    assert f"DuckDB ran out of memory within --memory-limit {limit}" in text and "raise --memory-limit" in text
+    assert "bug" not in text and "cannot read" not in text and "SET memory_limit" not in text
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
 # ------------------------------------------------------------------ hostile-user check: the Yelp preset
 
 YELP_LINES = "201 0 5.0 1 2011-06-08\n202 0 1.0 -1 2011-08-30\n203 1 4.0 1 2010-02-05\n204 1 2.0 -1 2012-01-01\n"

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reviewguard.contract import TABLES
+from reviewguard.engine import out_of_memory
 from reviewguard.errors import ReviewguardError
 from reviewguard.reader import DEFAULT_MEMORY_LIMIT
 
@@ -95,6 +96,17 @@ def friendly_errors(fn: F) -> F:
         except Exception as exc:
             if os.environ.get("REVIEWGUARD_DEBUG") == "1":
                 raise
+            if out_of_memory(exc):
+                limit = kwargs.get("memory_limit")
+                within = f"within --memory-limit {limit}" if limit else "within its memory limit"
+                # DuckDB's own hints (SET threads, SET memory_limit) name settings the user cannot reach.
+                reason = str(exc).split("Possible solutions")[0].strip().rstrip(";").splitlines()[0]
+                say_error(
+                    f"DuckDB ran out of memory {within} ({reason}). A step that cannot spill to "
+                    "disk needed more: raise --memory-limit (docs/scaling.md gives what each platform size "
+                    "needs)."
+                )
+                raise typer.Exit(1) from None
             first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
             say_error(
                 f"unexpected {type(exc).__name__}: {first} "
