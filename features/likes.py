@@ -6,12 +6,16 @@ from __future__ import annotations
 import ibis
 import ibis.expr.datatypes as dt
 
-from reviewguard.engine import materialize
+from reviewguard.engine import engine_name, materialize
 from reviewguard.features.pit import KEY, RUNS, before, entropy_bits, epoch_ms, left_join_key, share
 from reviewguard.features.spec import FE, Feature, Group
 from reviewguard.reader import Dataset
 
 SESSION_GAP_MS = 3_600_000  # gaps longer than this separate sessions (sleep, work)
+# DuckDB's median keeps every group's values in memory and cannot spill: over every like gap of
+# 1,000,000 accounts it stopped the features under a 2.5 GB memory limit. Computed one slice of
+# the accounts at a time, each query holds an eighth of them.
+MEDIAN_SLICES = 8
 NIGHT_HOURS_UTC = (17, 18, 19, 20, 21)  # 01:00-06:00 China time (UTC+8)
 
 
@@ -75,7 +79,14 @@ def like_timing_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     w = ibis.window(group_by=list(KEY), order_by=[narrow.t_ms])
     # The gaps feed three aggregations: compute the window once, on narrow rows (computed
     # three times on full rows, it spilled over 25 GB at 1,000,000 accounts).
-    g = materialize(ds.con, f"_rg_like_gaps_{next(RUNS)}", narrow.mutate(gap=narrow.t_ms - narrow.t_ms.lag().over(w)))
+    g = materialize(
+        ds.con,
+        f"_rg_like_gaps_{next(RUNS)}",
+        narrow.mutate(
+            gap=narrow.t_ms - narrow.t_ms.lag().over(w),
+            __slice=(narrow.account_id.hash().abs() % MEDIAN_SLICES).cast(dt.int8),
+        ),
+    )
     in_session = g.gap.notnull() & (g.gap < SESSION_GAP_MS)
     sg = ibis.ifelse(in_session, g.gap, ibis.null(dt.int64))
     stats = g.group_by(list(KEY)).aggregate(
@@ -85,11 +96,9 @@ def like_timing_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
         __sg_n=sg.count(),
         __sg_sum=sg.sum(),
         __sg_sq=(sg * sg).sum(),
-        __sg_median=sg.median(),
         __likes=g.count(),
         __night=g["hour"].isin(list(NIGHT_HOURS_UTC)).cast(dt.int64).sum(),
         __no_open=g.dwell_ms.isnull().cast(dt.int64).sum(),
-        dwell_median_ms=g.dwell_ms.median(),
     )
     n = stats.__sg_n.cast(dt.float64)
     mean = stats.__sg_sum.cast(dt.float64) / n
@@ -104,7 +113,17 @@ def like_timing_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     hours = g.group_by([*KEY, g["hour"].name("h")]).aggregate(c=g.count())
     hour_entropy = entropy_bits(hours, KEY, "c").rename(like_hour_entropy_bits="entropy")
 
-    out = left_join_key(left_join_key(stats.mutate(__cv=cv), gap_entropy), hour_entropy)
+    # Spark's median sorts and spills by itself (and a union of its checkpoints fails to plan).
+    slices = 1 if engine_name(ds.con) == "pyspark" else MEDIAN_SLICES
+    medians = []
+    for part in range(slices):
+        piece = g if slices == 1 else g.filter(g.__slice == part)
+        gap = ibis.ifelse(piece.gap.notnull() & (piece.gap < SESSION_GAP_MS), piece.gap, ibis.null(dt.int64))
+        by_key = piece.group_by(list(KEY)).aggregate(__sg_median=gap.median(), dwell_median_ms=piece.dwell_ms.median())
+        medians.append(by_key if slices == 1 else materialize(ds.con, f"_rg_like_medians_{next(RUNS)}", by_key))
+    out = stats.mutate(__cv=cv)
+    for part in (gap_entropy, hour_entropy, medians[0] if slices == 1 else ibis.union(*medians)):
+        out = left_join_key(out, part)
     return out.select(
         *KEY,
         like_gap_median_s=out.__sg_median.cast(dt.float64) / 1000.0,
