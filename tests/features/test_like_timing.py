@@ -10,12 +10,11 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from tests_support import likes_only_platform
 
-from reviewguard.engine import connect
 from reviewguard.features import cutoffs_at
 from reviewguard.features.likes import MEDIAN_SLICES, NIGHT_HOURS_UTC, SESSION_GAP_MS, like_timing_features
 from reviewguard.features.pit import entropy_bits
-from reviewguard.reader import open_dataset
 
 AS_OFS = (pd.Timestamp("2026-03-01T00:00:00Z"), pd.Timestamp("2026-03-09T13:30:00Z"))
 WINDOW = pd.Timedelta(days=30)
@@ -77,18 +76,7 @@ def _brute_force(likes: pd.DataFrame) -> pd.DataFrame:
 def test_like_timing_equals_a_brute_force_reading_of_the_definitions(tmp_path: Path, seed: int) -> None:
     likes = _platform(np.random.default_rng(seed))
     accounts = sorted(set(likes.account_id))
-    root = tmp_path / "d"
-    root.mkdir()
-    pd.DataFrame(
-        {"account_id": accounts, "created_at": "2025-01-01T00:00:00Z", "level": 3, "phone_verified": True}
-    ).to_csv(root / "accounts.csv", index=False)
-    likes.assign(
-        author_id="x",
-        content_id=[f"item{i}" for i in range(len(likes))],
-        liked_at=likes.liked_at.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        device_id=None,
-    ).to_csv(root / "likes.csv", index=False)
-    ds = open_dataset(connect(), root)
+    ds = likes_only_platform(tmp_path / "d", likes)
     cutoffs = ibis.union(*(cutoffs_at(ds, t.to_pydatetime()).select("account_id", "as_of") for t in AS_OFS))
     got = like_timing_features(ds, cutoffs).to_pandas()
     got = got.assign(as_of=pd.to_datetime(got.as_of, utc=True)).sort_values(["account_id", "as_of"])

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests_support import likes_only_platform
 
-from reviewguard.engine import connect
 from reviewguard.features import cutoffs_at
 from reviewguard.features.coordination import (
     LOCKSTEP_MAX_LIKERS,
@@ -18,7 +18,6 @@ from reviewguard.features.coordination import (
     LOCKSTEP_WINDOW_MS,
     lockstep_features,
 )
-from reviewguard.reader import open_dataset
 
 AS_OF = pd.Timestamp("2026-03-01T00:00:00Z")
 WINDOW = pd.Timedelta(milliseconds=LOCKSTEP_WINDOW_MS)
@@ -80,18 +79,7 @@ def _brute_force(likes: pd.DataFrame, accounts: list[str]) -> pd.Series:
 def test_lockstep_peers_equal_a_brute_force_reading_of_the_definition(tmp_path: Path, seed: int) -> None:
     likes = _platform(np.random.default_rng(seed))
     accounts = sorted(set(likes.account_id))
-    root = tmp_path / "d"
-    root.mkdir()
-    pd.DataFrame(
-        {"account_id": accounts, "created_at": "2026-01-01T00:00:00Z", "level": 3, "phone_verified": True}
-    ).to_csv(root / "accounts.csv", index=False)
-    likes.assign(
-        author_id="x",
-        liked_at=likes.liked_at.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        dwell_ms=100,
-        device_id=None,
-    ).to_csv(root / "likes.csv", index=False)
-    ds = open_dataset(connect(), root)
+    ds = likes_only_platform(tmp_path / "d", likes)
     got = lockstep_features(ds, cutoffs_at(ds, AS_OF.to_pydatetime())).to_pandas()
     got = got.set_index("account_id").lockstep_peer_accounts.astype("int64").sort_index()
     expected = _brute_force(likes, accounts)
