@@ -73,6 +73,11 @@ def like_volume_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     )
 
 
+def session_gap(gaps: ibis.Table) -> ibis.IntegerColumn:
+    """The gap before each like when it falls within a session (under an hour), else null."""
+    return ibis.ifelse(gaps.gap.notnull() & (gaps.gap < SESSION_GAP_MS), gaps.gap, ibis.null(dt.int64))
+
+
 def like_timing_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     l30 = likes_30d(ds, cutoffs)
     narrow = l30.select(*KEY, "t_ms", "dwell_ms", hour=l30.liked_at.hour())
@@ -88,7 +93,7 @@ def like_timing_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
         ),
     )
     in_session = g.gap.notnull() & (g.gap < SESSION_GAP_MS)
-    sg = ibis.ifelse(in_session, g.gap, ibis.null(dt.int64))
+    sg = session_gap(g)
     stats = g.group_by(list(KEY)).aggregate(
         __gaps=g.gap.count(),
         __under_1s=(g.gap < 1000).cast(dt.int64).sum(),
@@ -118,8 +123,9 @@ def like_timing_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     medians = []
     for part in range(slices):
         piece = g if slices == 1 else g.filter(g.__slice == part)
-        gap = ibis.ifelse(piece.gap.notnull() & (piece.gap < SESSION_GAP_MS), piece.gap, ibis.null(dt.int64))
-        by_key = piece.group_by(list(KEY)).aggregate(__sg_median=gap.median(), dwell_median_ms=piece.dwell_ms.median())
+        by_key = piece.group_by(list(KEY)).aggregate(
+            __sg_median=session_gap(piece).median(), dwell_median_ms=piece.dwell_ms.median()
+        )
         medians.append(by_key if slices == 1 else materialize(ds.con, f"_rg_like_medians_{next(RUNS)}", by_key))
     out = stats.mutate(__cv=cv)
     for part in (gap_entropy, hour_entropy, medians[0] if slices == 1 else ibis.union(*medians)):
