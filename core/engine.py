@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -20,6 +21,21 @@ Engine = Literal["duckdb", "pyspark"]
 
 
 WORK_PREFIX = "reviewguard-duckdb-"
+
+
+MEMORY_LIMIT = re.compile(r"^\s*(\d+(\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def check_memory_limit(memory_limit: str) -> str:
+    """``memory_limit`` as DuckDB takes it ("2GB", "512MiB"), or ValueError: a positive number and a
+    unit. The value goes into a SET statement, so nothing else may pass."""
+    m = MEMORY_LIMIT.match(memory_limit)
+    if m is None or float(m.group(1)) <= 0:
+        raise ValueError(
+            f"memory limit {memory_limit!r} is not a positive amount with a unit (B, KB, MB, GB, TB or KiB ... TiB), "
+            "e.g. 2GB"
+        )
+    return memory_limit.strip()
 
 
 def out_of_memory(exc: BaseException) -> bool:
@@ -88,8 +104,8 @@ def connect(
         con.raw_sql(f"SET temp_directory='{work}'")
         # Outputs that need an order sort explicitly; this lets DuckDB stream more and hold less.
         con.raw_sql("SET preserve_insertion_order=false")
-        if memory_limit:
-            con.raw_sql(f"SET memory_limit='{memory_limit}'")
+        if memory_limit is not None:
+            con.raw_sql(f"SET memory_limit='{check_memory_limit(memory_limit)}'")
         if threads:
             con.raw_sql(f"SET threads={int(threads)}")
         return con

@@ -48,9 +48,12 @@ def entropy_bits(counts: ibis.Table, key: tuple[str, ...], count_col: str) -> ib
     per = counts.group_by(list(key)).aggregate(
         __n=counts[count_col].sum(),
         __clogc=(c * c.log2() * ENTROPY_FIXED_POINT).round().cast(dt.int64).sum(),
+        __bins=counts.count(),
     )
     n = per.__n.cast(dt.float64)
-    return per.select(*key, entropy=n.log2() - per.__clogc.cast(dt.float64) / ENTROPY_FIXED_POINT / n)
+    entropy = n.log2() - per.__clogc.cast(dt.float64) / ENTROPY_FIXED_POINT / n
+    # One bin is exactly 0 bits (the rounding left +-1e-10, and -0.0 prints as "-0.00 bits").
+    return per.select(*key, entropy=ibis.ifelse(per.__bins == 1, 0.0, ibis.greatest(entropy, 0.0)))
 
 
 def before(

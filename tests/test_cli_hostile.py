@@ -182,6 +182,27 @@ def test_an_unforeseen_error_is_one_line_and_exit_2_and_debug_shows_the_tracebac
     assert isinstance(r.exception, RuntimeError)
 
 
+@pytest.mark.parametrize("limit", ["0", "abc", "-1", "-5GB", "", "5%", "2GB'; SET threads=1; SET memory_limit='4GB"])
+def test_a_memory_limit_that_is_no_amount_is_a_usage_error_and_never_reaches_sql(
+    small_platform: Path, tmp_path: Path, limit: str
+) -> None:
+    # The value went into a SET statement as typed: "-1" meant unlimited, "0" was "a bug", and a
+    # quote let any statement through.
+    out = tmp_path / "f.parquet"
+    code, output = cli(["features", "build", "--data", str(small_platform), "--out", str(out), "--memory-limit", limit])
+    text = flat(output.replace("│", " "))  # Click's error box
+    assert code == 2 and "Invalid value for '--memory-limit'" in text and "positive amount" in text, output
+    assert not out.exists()
+
+
+def test_connect_refuses_a_memory_limit_that_is_no_amount() -> None:
+    from reviewguard.engine import connect
+
+    with pytest.raises(ValueError, match="positive amount"):
+        connect("duckdb", memory_limit="4GB'; COPY (SELECT 1) TO 'x.csv'; SET memory_limit='4GB")
+    assert connect("duckdb", memory_limit="512MiB").raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
 @pytest.mark.parametrize("limit", ["4MB", "16MB"])
 def test_a_memory_limit_too_low_is_named_as_such_not_a_bug_or_a_bad_file(
     small_platform: Path, tmp_path: Path, limit: str
@@ -195,6 +216,10 @@ def test_a_memory_limit_too_low_is_named_as_such_not_a_bug_or_a_bad_file(
     assert f"DuckDB ran out of memory within --memory-limit {limit}" in text and "raise --memory-limit" in text
     assert "bug" not in text and "cannot read" not in text and "SET memory_limit" not in text
     assert not out.exists() and not list(tmp_path.iterdir())
+    if limit == "4MB":  # validate needs less than the features: at 16MB it reads this platform
+        # validate's exit 1 means "rows break rules": memory is no verdict on them.
+        code, output = cli(["validate", str(small_platform), "--memory-limit", limit])
+        assert code == 2 and "ran out of memory" in flat(output), output
 
 
 # ------------------------------------------------------------------ hostile-user check: the Yelp preset

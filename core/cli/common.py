@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reviewguard.contract import TABLES
-from reviewguard.engine import out_of_memory
+from reviewguard.engine import check_memory_limit, out_of_memory
 from reviewguard.errors import ReviewguardError
 from reviewguard.reader import DEFAULT_MEMORY_LIMIT
 
@@ -36,7 +36,20 @@ out = Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-MemoryLimit = Annotated[str, typer.Option(help="DuckDB memory limit; beyond it DuckDB spills to a temporary folder.")]
+
+def _memory_limit(value: str) -> str:
+    try:
+        return check_memory_limit(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+MemoryLimit = Annotated[
+    str,
+    typer.Option(
+        help="DuckDB memory limit, e.g. 2GB; beyond it DuckDB spills to a temporary folder.", callback=_memory_limit
+    ),
+]
 Quarantine = Annotated[Path | None, typer.Option(help="Set bad rows aside here (one Parquet per table) and go on.")]
 # A str, not a Path: Path("./yelp") is Path("yelp"), and the spelling decides preset or file.
 Config = Annotated[
@@ -106,7 +119,8 @@ def friendly_errors(fn: F) -> F:
                     "disk needed more: raise --memory-limit (docs/scaling.md gives what each platform size "
                     "needs)."
                 )
-                raise typer.Exit(1) from None
+                # validate's 1 means "rows break rules": running out of memory is no verdict on them.
+                raise typer.Exit(2 if fn.__name__ == "validate" else 1) from None
             first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
             say_error(
                 f"unexpected {type(exc).__name__}: {first} "

@@ -186,7 +186,7 @@ def features_build(
 def _read_cutoffs(con: Any, path: Path) -> Any:
     import ibis
 
-    from reviewguard.engine import materialize
+    from reviewguard.engine import materialize, out_of_memory
     from reviewguard.reader import engine_reason
 
     if not path.is_file():
@@ -206,6 +206,8 @@ def _read_cutoffs(con: Any, path: Path) -> Any:
     except ReviewguardError:
         raise
     except Exception as exc:
+        if out_of_memory(exc):
+            raise  # the file is fine: the memory limit is too low (the command line says so)
         raise ReviewguardError(f"cutoffs {path}: cannot read: {engine_reason(exc)}") from exc
 
 

@@ -111,6 +111,11 @@ def test_entropy_is_the_same_in_any_row_order() -> None:
         results.append(con.execute(entropy_bits(t, ("account_id", "as_of"), "c")).sort_values("account_id"))
     for other in results[1:]:
         assert np.array_equal(results[0].entropy.to_numpy(), other.entropy.to_numpy())
+    # A single bin is exactly 0 bits, never -0.0 (a reason would read "-0.00 bits").
+    for c in (1, 3, 7, 4999, 123_457):
+        one = ibis.memtable(counts.iloc[:1].assign(c=c))
+        zero = con.execute(entropy_bits(one, ("account_id", "as_of"), "c")).entropy.iloc[0]
+        assert zero == 0.0 and not np.signbit(zero), (c, zero)
     expected = counts.groupby("account_id").c.apply(_entropy).sort_index()
     got = results[0].set_index("account_id").entropy.sort_index()
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-8)
