@@ -95,6 +95,11 @@ class DriftAccumulator:
         return out
 
 
+def parts_written(parts: Path) -> bool:
+    """Whether an interrupted run's folder holds a part or a manifest (anything a resume could reuse)."""
+    return (parts / MANIFEST).exists() or any(parts.glob("part-*.parquet"))
+
+
 def run_key(predictor: Predictor, ds: Dataset, as_of: datetime, explain: str, top_k: int, chunk_size: int) -> str:
     """What a resumed run must share with the interrupted one to reuse its parts."""
     h = hashlib.sha256()
@@ -132,6 +137,9 @@ def score_dataset(
     parts = out.with_name(out.name + ".parts")
     key = run_key(predictor, ds, as_of, explain, top_k, chunk_size)
     manifest: dict[str, Any] = {}
+    if parts.exists() and not parts_written(parts):
+        # Stopped before its first part (out of memory in the features, killed): nothing to reuse.
+        shutil.rmtree(parts)
     if parts.exists():
         mpath = parts / MANIFEST
         old = json.loads(mpath.read_text()) if mpath.is_file() else {}
@@ -161,7 +169,6 @@ def score_dataset(
             "chunk_size": chunk_size,
             "parts": {},
         }
-    parts.mkdir(parents=True, exist_ok=True)
     stamp = pd.Timestamp(manifest["scored_at"])
 
     cut = cutoffs_at(ds, as_of)
@@ -181,6 +188,8 @@ def score_dataset(
         if name not in manifest["parts"]:
             scores = predictor.predict(features, explain=explain, top_k=top_k, as_of=as_of, scored_at=stamp)
             table = to_arrow(scores)
+            # Made with the first part, not before the features: a run that stops earlier leaves nothing.
+            parts.mkdir(parents=True, exist_ok=True)
             tmp = parts / f".{name}.tmp"
             pq.write_table(table, tmp, compression="zstd")
             tmp.replace(parts / name)

@@ -222,6 +222,29 @@ def test_a_memory_limit_too_low_is_named_as_such_not_a_bug_or_a_bad_file(
         assert code == 2 and "ran out of memory" in flat(output), output
 
 
+def test_score_stopped_by_memory_leaves_nothing_and_resume_then_starts_afresh(
+    small_platform: Path, bundle_dir: Path, tmp_path: Path
+) -> None:
+    # The features ran out of memory after the parts folder was made, and --resume then called that
+    # empty folder "a different run".
+    out = tmp_path / "s.parquet"
+    args = ["score", "--model", str(bundle_dir), "--data", str(small_platform), "--out", str(out)]
+    code, output = cli([*args, "--memory-limit", "16MB"])
+    assert code == 1 and "ran out of memory within --memory-limit 16MB" in flat(output), output
+    assert not list(tmp_path.iterdir())
+    # A folder left so by an earlier version, or by a run killed before its first part.
+    (tmp_path / "s.parquet.parts").mkdir()
+    (tmp_path / "s.parquet.parts" / ".part-00000.parquet.tmp").write_bytes(b"PAR1")
+    code, output = cli([*args, "--resume", "--explain", "none"])
+    assert code == 0, output
+    whole = tmp_path / "whole.parquet"
+    code, output = cli([*args[:-1], str(whole), "--explain", "none"])
+    assert code == 0, output
+    a, b = pd.read_parquet(whole), pd.read_parquet(out)
+    pd.testing.assert_frame_equal(a.drop(columns="scored_at"), b.drop(columns="scored_at"), check_exact=True)
+    assert not list(tmp_path.glob("*.parts"))
+
+
 # ------------------------------------------------------------------ hostile-user check: the Yelp preset
 
 YELP_LINES = "201 0 5.0 1 2011-06-08\n202 0 1.0 -1 2011-08-30\n203 1 4.0 1 2010-02-05\n204 1 2.0 -1 2012-01-01\n"
