@@ -82,6 +82,17 @@ def say_error(message: str) -> None:
     console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def memory_message(exc: BaseException, limit: str | None) -> str:
+    """What to tell a user whose run DuckDB stopped for memory: the limit it hit and the way out."""
+    within = f"within --memory-limit {limit}" if limit else "within its memory limit"
+    # DuckDB's own hints (SET threads, SET memory_limit) name settings the user cannot reach.
+    reason = str(exc).split("Possible solutions")[0].strip().rstrip(";").splitlines()[0]
+    return (
+        f"DuckDB ran out of memory {within} ({reason}). A step that cannot spill to disk needed more: "
+        "raise --memory-limit (docs/scaling.md gives what each platform size needs)."
+    )
+
+
 def friendly_errors(fn: F) -> F:
     """Print errors as one message, never a traceback: the package's own and file errors exit 1.
 
@@ -110,17 +121,8 @@ def friendly_errors(fn: F) -> F:
             if os.environ.get("REVIEWGUARD_DEBUG") == "1":
                 raise
             if out_of_memory(exc):
-                limit = kwargs.get("memory_limit")
-                within = f"within --memory-limit {limit}" if limit else "within its memory limit"
-                # DuckDB's own hints (SET threads, SET memory_limit) name settings the user cannot reach.
-                reason = str(exc).split("Possible solutions")[0].strip().rstrip(";").splitlines()[0]
-                say_error(
-                    f"DuckDB ran out of memory {within} ({reason}). A step that cannot spill to "
-                    "disk needed more: raise --memory-limit (docs/scaling.md gives what each platform size "
-                    "needs)."
-                )
-                # validate's 1 means "rows break rules": running out of memory is no verdict on them.
-                raise typer.Exit(2 if fn.__name__ == "validate" else 1) from None
+                say_error(memory_message(exc, kwargs.get("memory_limit")))
+                raise typer.Exit(1) from None
             first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
             say_error(
                 f"unexpected {type(exc).__name__}: {first} "

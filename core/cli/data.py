@@ -25,11 +25,13 @@ from reviewguard.cli.common import (
     console,
     friendly_errors,
     load_cli_config,
+    memory_message,
     out,
     progress_bar,
     say_error,
     usage_rule,
 )
+from reviewguard.engine import out_of_memory
 from reviewguard.errors import ReviewguardError
 from reviewguard.reader import DEFAULT_MEMORY_LIMIT
 
@@ -116,6 +118,12 @@ def validate(
             say_error(str(exc))
             raise typer.Exit(2) from None
         report, ds = exc.report, None
+    except Exception as exc:
+        if not out_of_memory(exc):
+            raise
+        # Exit 1 would read as "rows break rules": running out of memory is no verdict on them.
+        say_error(memory_message(exc, memory_limit))
+        raise typer.Exit(2) from None
     _print_report(report)
     if json_out:
         json_out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -186,7 +194,7 @@ def features_build(
 def _read_cutoffs(con: Any, path: Path) -> Any:
     import ibis
 
-    from reviewguard.engine import materialize, out_of_memory
+    from reviewguard.engine import materialize
     from reviewguard.reader import engine_reason
 
     if not path.is_file():
