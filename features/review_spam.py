@@ -20,7 +20,18 @@ from __future__ import annotations
 import ibis
 import ibis.expr.datatypes as dt
 
-from reviewguard.features.pit import DAY_MS, KEY, before, entropy_bits, epoch_ms, left_join_key, share
+from reviewguard.features.pit import (
+    DAY_MS,
+    KEY,
+    MEAN_FIXED_POINT,
+    before,
+    entropy_bits,
+    epoch_ms,
+    exact_mean,
+    left_join_key,
+    share,
+    to_fixed_point,
+)
 from reviewguard.features.spec import RS, Feature, Group
 from reviewguard.reader import Dataset
 
@@ -52,13 +63,13 @@ def product_at_as_of(reviews: ibis.Table, r: ibis.Table) -> ibis.Table:
     and plain window functions, so DuckDB and Spark run the same query.
     """
     queries = r.select("merchant_id", t=epoch_ms(r.as_of)).distinct()
-    i64, f64 = dt.int64, dt.float64  # one type on both sides of the union
+    i64 = dt.int64  # one type on both sides of the union
     queries = queries.mutate(
         q=ibis.literal(1, i64),
         n=ibis.literal(0, i64),
         s=ibis.literal(0, i64),
         ft=ibis.literal(0, i64),
-        hist=ibis.literal(0.0, f64),
+        hist=ibis.literal(0, i64),
     )
     # Each review's author as the review was written: its reviews on earlier days (rank counts
     # the rows ordered before, ties excluded), known then, so point in time for any later as-of.
@@ -71,7 +82,8 @@ def product_at_as_of(reviews: ibis.Table, r: ibis.Table) -> ibis.Table:
         n=ibis.literal(1, i64),
         s=reviews.rating.cast(i64),
         ft=(prior == 0).cast(i64),
-        hist=(prior.cast(f64) + 1.0).ln(),
+        # In fixed point: a running sum of floats depends on the order of same-instant reviews.
+        hist=to_fixed_point((prior.cast(dt.float64) + 1.0).ln()),
     )
     u = events.union(queries)
     w = ibis.cumulative_window(group_by="merchant_id", order_by=[u.t, ibis.desc(u.q)])
@@ -109,21 +121,22 @@ def review_spam_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
         mean_as_of=mean_as_of,
         rank_share=share(rc.earlier + 1, rc.n_as_of),
         first_timer_share=share(rc.first_timers_as_of, rc.n_as_of),
-        history=rc.history_as_of / rc.n_as_of.cast(dt.float64),
+        history=rc.history_as_of.cast(dt.float64) / MEAN_FIXED_POINT / rc.n_as_of.cast(dt.float64),
     )
     agg = per_review.group_by(list(KEY)).aggregate(
         reviews_total=per_review.count(),
         __pos=(per_review.rating >= 4).cast(dt.int64).sum(),
         __ext=per_review.rating.isin([1, 5]).cast(dt.int64).sum(),
         rating_mean=per_review.rating.cast(dt.float64).mean(),
-        rating_deviation_mean=per_review.dev.mean(),
-        rating_deviation_at_as_of=per_review.dev_as_of.mean(),
-        reviewed_product_rating_mean=per_review.mean_as_of.mean(),
+        # Float means in fixed point: a parallel sum's order changed their last bits from run to run.
+        rating_deviation_mean=exact_mean(per_review.dev),
+        rating_deviation_at_as_of=exact_mean(per_review.dev_as_of),
+        reviewed_product_rating_mean=exact_mean(per_review.mean_as_of),
         reviewed_product_popularity_at_as_of=per_review.n_as_of.cast(dt.float64).mean(),
         earliest_review_rank_share=per_review.rank_share.min(),
-        product_first_timer_share_mean=per_review.first_timer_share.mean(),
+        product_first_timer_share_mean=exact_mean(per_review.first_timer_share),
         product_first_timer_share_max=per_review.first_timer_share.max(),
-        product_reviewer_history_mean=per_review.history.mean(),
+        product_reviewer_history_mean=exact_mean(per_review.history),
         __rank_sum=per_review["rank"].sum(),
         __pop_sum=per_review.earlier.sum(),
         __first=per_review.created_at.min(),
