@@ -69,7 +69,19 @@ def write_scores_spark(
     out = Path(out)
     tmp = out.with_name(f".{out.name}.spark-tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    score_spark(ds, predictor, as_of=as_of, explain=explain, top_k=top_k).write.parquet(str(tmp))
+    frame = score_spark(ds, predictor, as_of=as_of, explain=explain, top_k=top_k)
+    # Spark writes timestamps as INT96 by default, which readers take as naive nanoseconds: the
+    # one-machine file's as_of and scored_at are UTC microseconds, and so are these.
+    conf = frame.sparkSession.conf
+    previous = conf.get("spark.sql.parquet.outputTimestampType", None)
+    conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    try:
+        frame.write.parquet(str(tmp))
+    finally:
+        if previous is None:
+            conf.unset("spark.sql.parquet.outputTimestampType")
+        else:
+            conf.set("spark.sql.parquet.outputTimestampType", previous)
     if out.exists():
         shutil.rmtree(out) if out.is_dir() else out.unlink()
     tmp.rename(out)
