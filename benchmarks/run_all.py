@@ -299,7 +299,7 @@ def run_all(
     bundle = work / "bundle"
     train = run(_train_step, data, str(bundle), memory_limit)
     thr = run(scoring._throughput, data, str(bundle), explain_rows, rounds)
-    e2e = run(scoring._end_to_end, data, str(bundle))
+    e2e = run(scoring._end_to_end, data, str(bundle), str(work / "scores.parquet"))
     by_key = {f.key: f for f in FIGURES}
     figures = {
         "simulate": _figure(

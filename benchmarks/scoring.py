@@ -1,6 +1,6 @@
 """Benchmark: batch scoring throughput and memory, against bare LightGBM and SHAP.
 
-    .venv/bin/python benchmarks/scoring.py --data DIR --model URI_OR_BUNDLE
+    .venv/bin/python benchmarks/scoring.py --data DIR --model URI_OR_BUNDLE [--spark]
 
 In one child process (same data, same machine, same moment):
 - the predictor without explanations (margin, calibration, policy) against the
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -165,7 +166,7 @@ def _throughput(data: str, model: str, explain_rows: int, rounds: int, q: mp.Que
     )
 
 
-def _end_to_end(data: str, model: str, q: mp.Queue) -> None:
+def _end_to_end(data: str, model: str, out: str, q: mp.Queue) -> None:
     from reviewguard.engine import connect
     from reviewguard.features import default_as_of
     from reviewguard.reader import open_dataset
@@ -174,7 +175,6 @@ def _end_to_end(data: str, model: str, q: mp.Queue) -> None:
     predictor = _load(model)
     t0 = time.perf_counter()
     ds = open_dataset(connect(memory_limit="4GB"), data)
-    out = Path(tempfile.mkdtemp()) / "scores.parquet"
     summary = score_dataset(ds, predictor, out, as_of=default_as_of(ds), explain="flagged")
     q.put(
         {
@@ -182,9 +182,26 @@ def _end_to_end(data: str, model: str, q: mp.Queue) -> None:
             "accounts": summary["accounts"],
             "actions": summary["actions"],
             "peak_rss_mb": rss_mb(),
-            "output_mb": out.stat().st_size / 2**20,
+            "output_mb": Path(out).stat().st_size / 2**20,
         }
     )
+
+
+def _end_to_end_spark(data: str, model: str, out: str, q: mp.Queue) -> None:
+    """The same path as ``reviewguard score --engine pyspark``: Spark features, the predictor in
+    ``mapInArrow``, Parquet parts. The session's start is timed apart (about 15 s here)."""
+    from reviewguard.engine import connect, spark_session_for_run
+    from reviewguard.features import default_as_of
+    from reviewguard.reader import open_dataset
+    from reviewguard.serving.spark import write_scores_spark
+
+    predictor = _load(model)
+    t0 = time.perf_counter()
+    session = spark_session_for_run()
+    started = time.perf_counter() - t0
+    ds = open_dataset(connect("pyspark", spark_session=session), data)
+    write_scores_spark(ds, predictor, out, as_of=default_as_of(ds), explain="flagged")
+    q.put({"seconds": time.perf_counter() - t0, "session_start_s": started, "driver_peak_rss_mb": rss_mb()})
 
 
 def main() -> None:
@@ -193,10 +210,28 @@ def main() -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--explain-rows", type=int, default=2000, help="accounts explained (x risks = rows)")
     ap.add_argument("--throughput-only", action="store_true", help="skip the end-to-end `score` run")
+    ap.add_argument("--spark", action="store_true", help="also score end to end on Spark local[2] and compare")
     args = ap.parse_args()
     result = {"throughput": run(_throughput, args.data, args.model, args.explain_rows, 3)}
-    if not args.throughput_only:
-        result["end_to_end"] = run(_end_to_end, args.data, args.model)
+    work = Path(tempfile.mkdtemp(prefix="rg-bench-"))
+    try:
+        if not args.throughput_only:
+            result["end_to_end"] = run(_end_to_end, args.data, args.model, str(work / "duckdb.parquet"))
+        if args.spark and not args.throughput_only:
+            spark = run(_end_to_end_spark, args.data, args.model, str(work / "spark"))
+            # Frame by frame: the Spark parts hold the same rows as the one-machine file (the
+            # scoring moment aside).
+            key = ["account_id", "risk"]
+            duck = pd.read_parquet(work / "duckdb.parquet").drop(columns="scored_at")
+            other = pd.read_parquet(work / "spark").drop(columns="scored_at")
+            duck = duck.sort_values(key).reset_index(drop=True)
+            other = other.sort_values(key).reset_index(drop=True)[duck.columns]
+            spark["rows"] = len(other)
+            spark["same_rows_as_duckdb"] = _same_frame(duck, other)
+            spark["spark_over_duckdb"] = spark["seconds"] / result["end_to_end"]["seconds"]
+            result["end_to_end_spark"] = spark
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     name = f"scoring_{result['throughput']['accounts']}_{args.explain_rows}"

@@ -1,6 +1,6 @@
 """Benchmark: simulator wall time and peak memory, against a same-process write baseline.
 
-    .venv/bin/python benchmarks/simulate.py --accounts 1000000
+    .venv/bin/python benchmarks/simulate.py --accounts 1000000 [--difficulty realistic] [--seed 7]
 
 Each measurement runs in a fresh child process so its peak RSS is its own.
 The baseline writes as many rows of plain random columns (same widths as the
@@ -24,7 +24,7 @@ from benchlib import rss_mb, run
 
 
 def simulate_once(
-    accounts: int, out: str | Path, *, days: int = 90, seed: int = 7, difficulty: str = "easy"
+    accounts: int, out: str | Path, *, days: int = 90, seed: int = 7, difficulty: str = "realistic"
 ) -> dict[str, Any]:
     """One simulated platform written to ``out``: seconds and rows per table."""
     from reviewguard.simulator import SimConfig, simulate
@@ -74,8 +74,8 @@ def plain_write(rows: int, out: str | Path) -> float:
     return time.perf_counter() - t0
 
 
-def _simulate(accounts: int, out: str, q: mp.Queue) -> None:
-    q.put({**simulate_once(accounts, out), "peak_rss_mb": rss_mb()})
+def _simulate(accounts: int, out: str, seed: int, difficulty: str, q: mp.Queue) -> None:
+    q.put({**simulate_once(accounts, out, seed=seed, difficulty=difficulty), "peak_rss_mb": rss_mb()})
 
 
 def _baseline(rows: int, out: str, q: mp.Queue) -> None:
@@ -86,11 +86,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--accounts", type=int, default=1_000_000)
     ap.add_argument("--keep", help="keep the simulated dataset in this folder (for the other benchmarks)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--difficulty", choices=["easy", "realistic", "hard"], default="realistic", help="default: the package's"
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rg-bench-"))
     sim_dir = Path(args.keep) if args.keep else work / "sim"
     try:
-        sim = run(_simulate, args.accounts, str(sim_dir))
+        sim = run(_simulate, args.accounts, str(sim_dir), args.seed, args.difficulty)
         rows = total_rows(sim["rows"])
         base = run(_baseline, rows, str(work / "base.parquet"))
         size_mb = sum(p.stat().st_size for p in sim_dir.rglob("*") if p.is_file()) / 2**20
@@ -98,6 +102,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "accounts": args.accounts,
+        "seed": args.seed,
+        "difficulty": args.difficulty,
         "rows": sim["rows"],
         "total_rows": rows,
         "simulate_seconds": round(sim["seconds"], 1),
