@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.datatypes as dt
 
 from reviewguard.engine import materialize
-from reviewguard.features.pit import KEY, ROUND_DIGITS, RUNS, left_join_key
+from reviewguard.features.pit import KEY, RUNS, left_join_key, round_to_digits
 from reviewguard.features.registry import BY_NAME, FEATURES, GROUPS
 from reviewguard.reader import Dataset
 
@@ -63,5 +63,5 @@ def build_features(ds: Dataset, cutoffs: ibis.Table, names: list[str] | None = N
         col = result[name].cast(dt.float64)
         if f.zero_fill:
             col = col.fill_null(0.0)
-        values[name] = col.round(ROUND_DIGITS)
+        values[name] = round_to_digits(col)
     return result.select(*KEY, **values)
