@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,9 +96,13 @@ class DriftAccumulator:
         return out
 
 
-def parts_written(parts: Path) -> bool:
-    """Whether an interrupted run's folder holds a part or a manifest (anything a resume could reuse)."""
-    return (parts / MANIFEST).exists() or any(parts.glob("part-*.parquet"))
+# What a run writes in its parts folder: parts, the manifest, and their temporary names.
+OWN_FILE = re.compile(r"\.?(part-\d{5}\.parquet|manifest\.json)(\.tmp)?")
+
+
+def foreign_files(parts: Path) -> list[str]:
+    """Names in a parts folder that no scoring run wrote (a user's files: never deleted)."""
+    return sorted(p.name for p in parts.iterdir() if not OWN_FILE.fullmatch(p.name))
 
 
 def run_key(predictor: Predictor, ds: Dataset, as_of: datetime, explain: str, top_k: int, chunk_size: int) -> str:
@@ -137,9 +142,18 @@ def score_dataset(
     parts = out.with_name(out.name + ".parts")
     key = run_key(predictor, ds, as_of, explain, top_k, chunk_size)
     manifest: dict[str, Any] = {}
-    if parts.exists() and not parts_written(parts):
-        # Stopped before its first part (out of memory in the features, killed): nothing to reuse.
-        shutil.rmtree(parts)
+    if out.is_dir():
+        raise ReviewguardError(f"{out} is a folder: --out takes the name of the scores file to write")
+    if parts.exists():
+        foreign = foreign_files(parts)
+        if foreign:
+            raise ReviewguardError(
+                f"{parts} holds files no scoring run wrote ({', '.join(foreign[:3])}); move them and rerun"
+            )
+        if not (parts / MANIFEST).is_file():
+            # Stopped before its manifest was written (before or just after its first part):
+            # no part can be checked against it, so nothing is reused.
+            shutil.rmtree(parts)
     if parts.exists():
         mpath = parts / MANIFEST
         old = json.loads(mpath.read_text()) if mpath.is_file() else {}
@@ -152,6 +166,9 @@ def score_dataset(
             )
         if resume and old.get("run_key") == key:
             manifest = old
+            # A part deleted since is computed again (the others are checked at the end).
+            for name in [n for n in manifest["parts"] if not (parts / n).is_file()]:
+                del manifest["parts"][name]
         elif resume:
             raise ReviewguardError(
                 f"--resume: {parts} belongs to a different run (model, data, as-of or options differ); "

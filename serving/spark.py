@@ -7,6 +7,7 @@ Output rows have the same columns as the local path (``SCORE_COLUMNS``).
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from reviewguard.errors import ReviewguardError
 from reviewguard.features import build_features, cutoffs_at
 from reviewguard.model.bundle import bundle_files, bundle_from_files
 from reviewguard.model.predictor import SCORE_SCHEMA, Predictor, to_arrow
@@ -62,11 +64,18 @@ def score_spark(
     return features.mapInArrow(score_batches, from_arrow_schema(SCORE_SCHEMA))
 
 
+# What Spark's Parquet writer leaves in its folder.
+SPARK_OWN_FILE = re.compile(r"\.?(part-.*\.parquet|_SUCCESS)(\.crc)?")
+
+
 def write_scores_spark(
     ds: Dataset, predictor: Predictor, out: str | Path, *, as_of: datetime, explain: str = "flagged", top_k: int = 5
 ) -> Path:
     """Score on Spark into a folder of Parquet parts that appears under its name only when complete."""
     out = Path(out)
+    if out.is_dir() and any(not SPARK_OWN_FILE.fullmatch(p.name) for p in out.iterdir()):
+        # It is replaced when the new scores are complete: never a folder Spark did not write.
+        raise ReviewguardError(f"{out} is a folder of other files, not earlier Spark scores: choose another --out")
     tmp = out.with_name(f".{out.name}.spark-tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     frame = score_spark(ds, predictor, as_of=as_of, explain=explain, top_k=top_k)

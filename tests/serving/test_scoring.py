@@ -182,6 +182,54 @@ def test_killed_run_resumes_to_the_identical_output(bundle_dir: Path, small_plat
     assert not out.with_name(out.name + ".parts").exists()
 
 
+class _Killed(Exception):
+    pass
+
+
+def test_resume_recomputes_a_deleted_part_and_never_deletes_a_users_file(
+    predictor: Predictor, small_platform: Path, tmp_path: Path
+) -> None:
+    from reviewguard.engine import connect
+    from reviewguard.errors import ReviewguardError
+    from reviewguard.reader import open_dataset
+
+    ds = open_dataset(connect(), small_platform)
+    args = {"as_of": default_as_of(ds), "chunk_size": 500, "explain": "none"}
+    whole = tmp_path / "whole.parquet"
+    score_dataset(ds, predictor, whole, **args)
+    expected = pd.read_parquet(whole).drop(columns="scored_at")
+    out = tmp_path / "s.parquet"
+    parts = tmp_path / "s.parquet.parts"
+
+    def die_after_third(i: int) -> None:
+        if i == 2:
+            raise _Killed
+
+    # A part deleted after the run was killed is computed again, not reported at the very end.
+    with pytest.raises(_Killed):
+        score_dataset(ds, predictor, out, **args, on_chunk=die_after_third)
+    (parts / "part-00000.parquet").unlink()
+    score_dataset(ds, predictor, out, **args, resume=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out).drop(columns="scored_at"), expected, check_exact=True)
+    # A part without its manifest (killed between the two writes) cannot be checked: a fresh start.
+    out.unlink()
+    parts.mkdir()
+    (parts / "part-00000.parquet").write_bytes(b"PAR1 not a part")
+    score_dataset(ds, predictor, out, **args, resume=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out).drop(columns="scored_at"), expected, check_exact=True)
+    assert not parts.exists()
+    # A file no run wrote is never deleted, with or without --resume.
+    parts.mkdir()
+    (parts / "notes.txt").write_text("mine")
+    for resume in (True, False):
+        with pytest.raises(ReviewguardError, match=r"files no scoring run wrote \(notes.txt\)"):
+            score_dataset(ds, predictor, out, **args, resume=resume)
+    assert (parts / "notes.txt").read_text() == "mine"
+    # --out naming a folder is refused before any work.
+    with pytest.raises(ReviewguardError, match="is a folder"):
+        score_dataset(ds, predictor, tmp_path, **args)
+
+
 def test_existing_output_is_never_half_overwritten(bundle_dir: Path, small_platform: Path, tmp_path: Path) -> None:
     out = tmp_path / "scores.parquet"
     assert _cli_score(bundle_dir, small_platform, out).wait() == 0
