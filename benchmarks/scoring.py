@@ -189,7 +189,8 @@ def _end_to_end(data: str, model: str, out: str, q: mp.Queue) -> None:
 
 def _end_to_end_spark(data: str, model: str, out: str, q: mp.Queue) -> None:
     """The same path as ``reviewguard score --engine pyspark``: Spark features, the predictor in
-    ``mapInArrow``, Parquet parts. The session's start is timed apart (about 15 s here)."""
+    ``mapInArrow``, Parquet parts. ``seconds`` includes the session's start, which
+    ``session_start_s`` gives on its own (a cluster's session is usually running already)."""
     from reviewguard.engine import connect, spark_session_for_run
     from reviewguard.features import default_as_of
     from reviewguard.reader import open_dataset
@@ -212,6 +213,8 @@ def main() -> None:
     ap.add_argument("--throughput-only", action="store_true", help="skip the end-to-end `score` run")
     ap.add_argument("--spark", action="store_true", help="also score end to end on Spark local[2] and compare")
     args = ap.parse_args()
+    if args.spark and args.throughput_only:
+        ap.error("--spark compares the end-to-end runs: it cannot go with --throughput-only")
     result = {"throughput": run(_throughput, args.data, args.model, args.explain_rows, 3)}
     work = Path(tempfile.mkdtemp(prefix="rg-bench-"))
     try:

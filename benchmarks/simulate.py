@@ -115,7 +115,7 @@ def main() -> None:
     }
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / f"simulate_{args.accounts}.json").write_text(json.dumps(result, indent=2))
+    (out / f"simulate_{args.accounts}_{args.difficulty}_seed{args.seed}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     print(
         f"| {args.accounts:,} | {rows:,} | {result['simulate_seconds']} s | "
