@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from reviewguard.engine import connect
+from reviewguard.errors import ReviewguardError
 from reviewguard.features import default_as_of
 from reviewguard.model.bundle import load_bundle
 from reviewguard.model.predictor import SCORE_COLUMNS, Predictor
@@ -35,5 +36,12 @@ def test_spark_scores_equal_local_scores(spark, bundle_dir: Path, small_platform
     flagged = remote.action != "none"
     assert flagged.sum() > 5
     assert remote.loc[flagged, "reasons"].map(len).gt(0).all()
+    # A folder that is not earlier Spark scores is never replaced (it was deleted).
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(ReviewguardError, match="not earlier Spark scores"):
+        write_scores_spark(sp, predictor, mine, as_of=as_of)
+    assert (mine / "notes.txt").read_text() == "mine"
     # The session's own setting is left as it was.
     assert spark.conf.get("spark.sql.parquet.outputTimestampType", None) in (None, "INT96")
