@@ -220,7 +220,7 @@ def main() -> None:
     try:
         if not args.throughput_only:
             result["end_to_end"] = run(_end_to_end, args.data, args.model, str(work / "duckdb.parquet"))
-        if args.spark and not args.throughput_only:
+        if args.spark:
             spark = run(_end_to_end_spark, args.data, args.model, str(work / "spark"))
             # Frame by frame: the Spark parts hold the same rows as the one-machine file (the
             # scoring moment aside).

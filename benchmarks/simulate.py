@@ -118,7 +118,7 @@ def main() -> None:
     (out / f"simulate_{args.accounts}_{args.difficulty}_seed{args.seed}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     print(
-        f"| {args.accounts:,} | {rows:,} | {result['simulate_seconds']} s | "
+        f"| {args.accounts:,} | `{args.difficulty}`, seed {args.seed} | {rows:,} | {result['simulate_seconds']} s | "
         f"{result['simulate_peak_rss_mb']:,} MB | {result['baseline_seconds']} s | {result['ratio_to_baseline']}x |"
     )
 
