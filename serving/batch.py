@@ -155,8 +155,8 @@ def score_dataset(
             # no part can be checked against it, so nothing is reused.
             shutil.rmtree(parts)
     if parts.exists():
-        mpath = parts / MANIFEST
-        old = json.loads(mpath.read_text()) if mpath.is_file() else {}
+        # A folder without a manifest was removed above.
+        old = json.loads((parts / MANIFEST).read_text())
         fingerprint = predictor.bundle.fingerprint()
         if resume and old.get("model_fingerprint") not in (None, fingerprint):
             raise ReviewguardError(
