@@ -63,28 +63,28 @@ def share(num: ibis.NumericValue, den: ibis.NumericValue) -> ibis.FloatingValue:
 ENTROPY_FIXED_POINT = 2**30
 
 
+# Means of floats in fixed point, for the same reason. 2^36: a term's rounding error is below 1e-11,
+# far under the 9 digits the build keeps; terms up to 16 leave room for 8 million rows per group.
+MEAN_FIXED_POINT = 2**36
+
+
+def to_fixed_point(x: ibis.NumericValue, units: int = MEAN_FIXED_POINT) -> ibis.IntegerValue:
+    """``x`` in units of 1/``units``, as an integer: sums of it are the same in any order."""
+    return (x.cast(dt.float64) * units).round().cast(dt.int64)
+
+
 def entropy_bits(counts: ibis.Table, key: tuple[str, ...], count_col: str) -> ibis.Table:
     """Shannon entropy (bits) per key from a table of per-bin counts, the same on every run."""
     c = counts[count_col].cast(dt.float64)
     per = counts.group_by(list(key)).aggregate(
         __n=counts[count_col].sum(),
-        __clogc=(c * c.log2() * ENTROPY_FIXED_POINT).round().cast(dt.int64).sum(),
+        __clogc=to_fixed_point(c * c.log2(), ENTROPY_FIXED_POINT).sum(),
         __bins=counts.count(),
     )
     n = per.__n.cast(dt.float64)
     entropy = n.log2() - per.__clogc.cast(dt.float64) / ENTROPY_FIXED_POINT / n
     # One bin is exactly 0 bits (the rounding left +-1e-10, and -0.0 prints as "-0.00 bits").
     return per.select(*key, entropy=ibis.ifelse(per.__bins == 1, 0.0, ibis.greatest(entropy, 0.0)))
-
-
-# Means of floats in fixed point, for the same reason. 2^36: a term's rounding error is below 1e-11,
-# far under the 9 digits the build keeps; terms up to 16 leave room for 8 million rows per group.
-MEAN_FIXED_POINT = 2**36
-
-
-def to_fixed_point(x: ibis.NumericValue) -> ibis.IntegerValue:
-    """``x`` in units of 2^-36, as an integer: sums of it are the same in any order."""
-    return (x.cast(dt.float64) * MEAN_FIXED_POINT).round().cast(dt.int64)
 
 
 def exact_mean(x: ibis.NumericValue) -> ibis.FloatingValue:
