@@ -26,7 +26,7 @@ Methods:
 - ``reviewguard``: the registry's review features (core/defaults/yelp.toml) at
   each protocol's snapshot, through the registry's own code path
   (``features_at``), and reviewguard's learner (trees chosen on a stratified
-  fifth of the training rows); ``logistic``: logistic regression on the same
+  fifth of the training rows, then trained on all of them); ``logistic``: logistic regression on the same
   features; ``registry_plain``: the same features on the script's plain
   LightGBM (the learner's effect, apart from the features');
 - ``simple``: benchmarks/yelp_baseline.py, 12 hand-made user features and a
@@ -122,15 +122,20 @@ def contract(yelp: pd.DataFrame, folder: Path, decided_at: DecidedAt = "end_of_d
 def reviewguard_fit_score(
     train: pd.DataFrame, test: pd.DataFrame, feats: list[Feature], cfg: TrainConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """reviewguard's learner as cross_validate runs it (trees chosen on a stratified fifth), and
-    logistic regression: scores of ``test``."""
+    """reviewguard's learner as cross_validate runs it (trees chosen on a stratified fifth, then
+    trained on every training row), and logistic regression: scores of ``test``."""
     names = [f.name for f in feats]
     x = train[names].to_numpy(dtype=np.float64, na_value=np.nan)
     y = train["label"].to_numpy()
     fit, stop = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=cfg.seed)
     curve = loss_curve(x[fit], y[fit], (x[stop], y[stop]), features=feats, lgb_cfg=cfg.lightgbm, seed=cfg.seed)
     booster, _ = fit_booster(
-        x[fit], y[fit], features=feats, lgb_cfg=cfg.lightgbm, seed=cfg.seed, rounds=best_rounds([curve])
+        x,
+        y,
+        features=feats,
+        lgb_cfg=cfg.lightgbm,
+        seed=cfg.seed,
+        rounds=best_rounds([curve], share=cfg.backtest.loss_fall_share),
     )
     tree = TreeModel(booster, [f.direction for f in feats])
     x_test = test[names].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -161,6 +166,7 @@ def protocol_cv(data: pd.DataFrame, feats: list[Feature], cfg: TrainConfig, simp
         features=feats,
         lgb_cfg=cfg.lightgbm,
         seed=cfg.seed,
+        loss_fall_share=cfg.backtest.loss_fall_share,
     ).rename(columns={"lightgbm": "reviewguard"})
     x = simple_all.reindex(oof["account_id"])
     x_rg = registry_columns(data.set_index("account_id").reindex(oof["account_id"]), feats)

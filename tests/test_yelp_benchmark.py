@@ -29,13 +29,15 @@ REPO = Path(__file__).resolve().parents[1]
 YELP_DIR = Path(os.environ.get("REVIEWGUARD_YELP_DIR") or REPO.parent / "shared" / "data" / "yelp")
 YELPCHI = YELP_DIR / "YelpChi_metadata.gz"
 # Stratified 5-fold CV, seed 7, labels decided at collection (the adapter's default), feature set
-# 1.2.0, measured with benchmarks/yelp.py (docs/benchmarks.md): pooled out-of-fold AUC 0.7088,
-# folds 0.698-0.716, standard deviation over folds 0.007 (2026-11-23).
-REACHED_AUC = 0.709
-# Two fold standard deviations, rounded up: the run is seeded, so the margin is for changes that
-# move the ranking by less than one fold's noise; it is above the 0.682 reached with labels decided
-# at each account's last review (feature set 1.1.0), so going back to that fails.
-FLOOR = REACHED_AUC - 0.015
+# 1.2.0 as core/defaults/yelp.toml lists it, measured with benchmarks/yelp.py (docs/benchmarks.md):
+# pooled out-of-fold AUC 0.7206, folds 0.704-0.734, standard deviation over folds 0.011 (2026-11-24).
+REACHED_AUC = 0.721
+# Two standard errors of the pooled figure (the folds' deviation over the square root of 5: 0.0101),
+# rounded up: the run is seeded, so the margin is for changes that move the ranking by less than
+# the folds' noise. Undoing the fixes of 2026-11-24 (0.7088: the gap-entropy feature back, the
+# trees trained on four fifths of the rows and stopped at 99% of the fall) fails, and so does going
+# back to labels decided at each account's last review (0.682).
+FLOOR = REACHED_AUC - 0.011
 
 
 @pytest.mark.slow
@@ -57,6 +59,7 @@ def test_yelpchi_account_auc_holds(tmp_path: Path) -> None:
         features=features_for("review_spam", cfg.risk_features),
         lgb_cfg=cfg.lightgbm,
         seed=cfg.seed,
+        loss_fall_share=cfg.backtest.loss_fall_share,
     )
     auc = roc_auc_score(oof["label"], oof["lightgbm"])
     assert auc >= FLOOR, f"YelpChi account-level ROC-AUC {auc:.4f} fell below {FLOOR:.4f}"

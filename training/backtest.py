@@ -40,6 +40,11 @@ class Backtest:
     margin: np.ndarray
     rounds: list[int]
     chosen_rounds: int
+    # The share of the fall in held-out loss the chosen trees reach (backtest.loss_fall_share).
+    loss_fall_share: float
+    # The same rows' margins with each missing value on the branch the trees learned for it (what
+    # the predictor refuses to do): only to measure what the refusal costs (``missing_value_cost``).
+    margin_as_learned: np.ndarray = field(default_factory=lambda: np.zeros(0))
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -60,6 +65,7 @@ class Backtest:
                 for f, r in zip(self.folds, self.rounds, strict=True)
             ],
             "chosen_rounds": self.chosen_rounds,
+            "loss_fall_share": self.loss_fall_share,
             "notes": self.notes,
         }
 
@@ -103,9 +109,10 @@ def run_backtest(
     """Fit one model per fold and score its block: out-of-fold margins for every judged row.
 
     Every fold model has the same number of trees, so that their margins share one scale (the
-    calibrator is fitted on them together, and applied to the refit model's). That number
-    minimises the folds' mean held-out loss, each fold's curve measured on the latest
-    ``early_stopping_share`` of its own training labels (never on the block it is judged on).
+    calibrator is fitted on them together, and applied to the refit model's). That number is the
+    fewest trees reaching ``loss_fall_share`` of the fall in the folds' mean held-out loss (1: its
+    minimum), each fold's curve measured on the latest ``early_stopping_share`` of its own training
+    labels (never on the block it is judged on).
     """
     y = rows["label"].to_numpy()
     t = rows["decided_at"].to_numpy()
@@ -113,6 +120,7 @@ def run_backtest(
     folds, notes = make_folds(rows, cfg)
     fold_of = np.full(len(rows), -1, dtype=np.int64)
     margin = np.full(len(rows), np.nan)
+    margin_as_learned = np.full(len(rows), np.nan)
     curves: list[np.ndarray] = []
     for f in folds:
         order = f.train[np.argsort(t[f.train], kind="stable")]
@@ -129,7 +137,7 @@ def run_backtest(
             held_out = (x[held], y[held])
             curves.append(loss_curve(x[fit], y[fit], held_out, features=features, lgb_cfg=lgb_cfg, seed=seed))
     if curves:
-        chosen = best_rounds(curves)
+        chosen = best_rounds(curves, share=cfg.loss_fall_share)
     else:
         chosen = int(lgb_cfg["n_estimators"]) // 4
         notes.append(f"no fold has labels of both classes in its latest share to choose the trees: {chosen} trees")
@@ -143,6 +151,7 @@ def run_backtest(
             notes.append(f"fold {f.index} skipped: its {len(f.train)} training labels allow no split")
             continue
         margin[f.test] = tree.raw_score(tree.fill(x[f.test]))
+        margin_as_learned[f.test] = tree.raw_score(tree.fill(x[f.test], undirected=False))
         fold_of[f.test] = f.index
         kept.append(f)
-    return Backtest(kept, fold_of, margin, [chosen] * len(kept), chosen, notes)
+    return Backtest(kept, fold_of, margin, [chosen] * len(kept), chosen, cfg.loss_fall_share, margin_as_learned, notes)

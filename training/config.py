@@ -28,6 +28,7 @@ class BacktestConfig:
     folds: int
     gap_days: float
     early_stopping_share: float
+    loss_fall_share: float
     min_positives: int
     max_accounts_per_link: int
 
@@ -177,6 +178,7 @@ def parse_config(raw: dict[str, Any]) -> TrainConfig:
         folds=_integer(bt, "folds", "backtest"),
         gap_days=_number(bt, "gap_days", "backtest"),
         early_stopping_share=_number(bt, "early_stopping_share", "backtest"),
+        loss_fall_share=_number(bt, "loss_fall_share", "backtest"),
         min_positives=_integer(bt, "min_positives", "backtest"),
         max_accounts_per_link=_integer(bt, "max_accounts_per_link", "backtest"),
     )
@@ -366,6 +368,8 @@ def _check(cfg: TrainConfig) -> None:
         raise ConfigError("backtest.folds must be at least 2")
     if not 0 < bt.early_stopping_share < 1:
         raise ConfigError("backtest.early_stopping_share must be in (0, 1)")
+    if not 0 < bt.loss_fall_share <= 1:
+        raise ConfigError("backtest.loss_fall_share must be in (0, 1]")
     if bt.gap_days < 0 or bt.min_positives < 2 or bt.max_accounts_per_link < 2:
         raise ConfigError("backtest: gap_days >= 0, min_positives >= 2 and max_accounts_per_link >= 2")
     if cfg.unlabelled.mode not in PU_MODES:

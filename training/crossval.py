@@ -2,8 +2,10 @@
 
 Used where a time split is not the only honest protocol to report (public
 benchmarks such as Yelp, whose literature uses stratified folds). Each fold
-trains on k-1 folds, with a stratified fifth of them held out to choose
-the number of trees, and scores the remaining fold.
+chooses the number of trees on a stratified fifth of its k-1 training folds
+held out, then trains on all k-1 folds with that number (the recipe
+``train_models`` runs: its fold models and refit model train on every label
+they may see) and scores the remaining fold.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def cross_validate(
     features: list[Feature],
     lgb_cfg: dict[str, Any],
     seed: int,
+    loss_fall_share: float,
     folds: int = 5,
 ) -> pd.DataFrame:
     """Out-of-fold scores: ``data`` (one row per labelled account with features and ``label``)
@@ -42,7 +45,12 @@ def cross_validate(
         held_out = (x[stop_idx], y[stop_idx])
         curve = loss_curve(x[fit_idx], y[fit_idx], held_out, features=features, lgb_cfg=lgb_cfg, seed=seed)
         booster, _ = fit_booster(
-            x[fit_idx], y[fit_idx], features=features, lgb_cfg=lgb_cfg, seed=seed, rounds=best_rounds([curve])
+            x[train_idx],
+            y[train_idx],
+            features=features,
+            lgb_cfg=lgb_cfg,
+            seed=seed,
+            rounds=best_rounds([curve], share=loss_fall_share),
         )
         tree = TreeModel(booster, [f.direction for f in features])
         x_test = x[test_idx]

@@ -172,6 +172,40 @@ class Evaluation:
         return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
 
 
+def missing_value_cost(
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray,
+    *,
+    as_scored: np.ndarray,
+    as_learned: np.ndarray,
+    names: list[str],
+    directions: list[int],
+) -> dict[str, Any]:
+    """What scoring a missing value at its least-risky value costs on the judged rows.
+
+    The trees learn a missing value of a feature without a direction on a branch of its own;
+    the predictor never takes that branch (absence is never evidence) and scores the row at the
+    feature's least-risky value instead. A feature missing for many accounts by construction (the
+    gaps between reviews of an account with one review) is then judged where it never trained:
+    the gap between the two rankings shows it. ``x`` holds the judged rows (NaN where missing),
+    ``as_scored`` and ``as_learned`` their out-of-fold margins both ways.
+    """
+    undirected = [j for j, d in enumerate(directions) if d == 0]
+    shares = {names[j]: float(np.isnan(x[:, j]).mean()) for j in undirected if len(x)}
+    both = len(np.unique(y)) == 2
+    out: dict[str, Any] = {
+        "undirected_missing_share": {k: v for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v > 0},
+        "rows_scored_otherwise": float(np.mean(as_scored != as_learned)) if len(x) else 0.0,
+    }
+    for label, margin in (("as_scored", as_scored), ("as_learned", as_learned)):
+        out[f"roc_auc_{label}"] = float(roc_auc_score(y, margin, sample_weight=weight)) if both else float("nan")
+        out[f"average_precision_{label}"] = (
+            float(average_precision_score(y, margin, sample_weight=weight)) if both else float("nan")
+        )
+    return out
+
+
 def evaluate_out_of_fold(
     rows: pd.DataFrame,
     x: np.ndarray,

@@ -37,7 +37,7 @@ from reviewguard.training.decisions import (
     hard_negative_rates,
     judged_rows,
 )
-from reviewguard.training.evaluate import evaluate_out_of_fold
+from reviewguard.training.evaluate import evaluate_out_of_fold, missing_value_cost
 from reviewguard.training.groups import account_groups, account_links, cut_links
 from reviewguard.training.labels import (
     accounts_frame,
@@ -270,6 +270,15 @@ def _train_risk(
             "linked_accounts": int(rows["account_id"].isin(links["account_id"]).sum()),
             "links_cut": cut_links(block_of[block_of >= 0], links),
         },
+        missing_values=missing_value_cost(
+            x[s],
+            y[s],
+            w[s],
+            as_scored=bt.margin[s],
+            as_learned=bt.margin_as_learned[s],
+            names=names,
+            directions=[f.direction for f in features],
+        ),
         labels={
             "rows": len(rows),
             "positives": int(y.sum()),

@@ -27,6 +27,9 @@ class RiskReport:
     unlabelled: dict[str, Any]
     groups: dict[str, int]
     labels: dict[str, Any]
+    # What scoring missing values at their least-risky value costs the judged rows
+    # (``evaluate.missing_value_cost``).
+    missing_values: dict[str, Any]
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -72,6 +75,10 @@ class TrainResult:
                 estimate = r.unlabelled.get(k)
                 if isinstance(estimate, float) and np.isfinite(estimate):
                     out[f"{risk}/unlabelled/{k}"] = estimate
+            for k in ("roc_auc_as_learned", "average_precision_as_learned", "rows_scored_otherwise"):
+                cost = r.missing_values.get(k)
+                if isinstance(cost, float) and np.isfinite(cost):
+                    out[f"{risk}/missing/{k}"] = cost
             out[f"{risk}/trees"] = float(r.backtest["chosen_rounds"])
         return out
 
@@ -133,7 +140,8 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
     lines += [
         "",
         f"Backtest: {len(bt['folds'])} rolling-origin folds; the fold models and the refit model have "
-        f"{bt['chosen_rounds']} trees (99% of the fall in the folds' mean held-out loss, each fold's curve "
+        f"{bt['chosen_rounds']} trees ({bt['loss_fall_share']:.0%} of the fall in the folds' mean held-out loss, "
+        "each fold's curve "
         "on the latest labels of its own training period). " + " ".join(bt["notes"]),
         "",
         "| fold | judged from | to | trained on | judged | trees |",
@@ -166,6 +174,7 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
         f"Per fold, {pk} is each fold's own top {pk.removeprefix('precision_at_')}: from one fold's labels, "
         "a queue that reaches deeper into them than the pooled one, so it tends to run lower.",
     ]
+    lines += missing_values_paragraph(r.missing_values)
     lines += ["", "| baseline | comparison | ours | baseline | beats? |", "|---|---|---|---|---|"]
     for name, b in r.baselines.items():
         if "rule" in b:
@@ -233,3 +242,32 @@ def _risk_section(risk: str, r: RiskReport) -> list[str]:
             lines.append(f"- {g} ({int(v['count'])} accounts): {parts}")
     lines.append("")
     return lines
+
+
+# An AUC gain on the learned branch smaller than this is not worth the reader's attention.
+MISSING_COST_NOTED = 0.001
+
+
+def missing_values_paragraph(mv: dict[str, Any]) -> list[str]:
+    """Where the judged rows miss a feature without a direction, what scoring them at its least-risky
+    value (never on the branch the trees learned for the missing value) does to the ranking."""
+    shares = mv.get("undirected_missing_share", {})
+    if not shares:
+        return []
+    named = ", ".join(f"`{k}` {v:.0%}" for k, v in list(shares.items())[:5])
+    more = f" and {len(shares) - 5} more" if len(shares) > 5 else ""
+    return [
+        "",
+        f"Missing values: judged rows without a value of a feature that has no direction: {named}{more}. "
+        "The predictor scores such a row at the feature's least-risky value, never on the branch the trees "
+        f"learned for a missing value; that changed {mv['rows_scored_otherwise']:.1%} of the judged margins. "
+        f"AUC {_f(mv['roc_auc_as_scored'])} as scored against {_f(mv['roc_auc_as_learned'])} on the learned "
+        f"branch (AP {_f(mv['average_precision_as_scored'])} against {_f(mv['average_precision_as_learned'])})."
+        + (
+            " The ranking is better on the learned branch: either absence was evidence in these labels (which the "
+            "predictor refuses by design) or a feature is missing by construction for many accounts (one review "
+            "has no gap between reviews): give that feature a direction or leave it out of the risk."
+            if mv["roc_auc_as_learned"] > mv["roc_auc_as_scored"] + MISSING_COST_NOTED
+            else ""
+        ),
+    ]

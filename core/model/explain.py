@@ -82,8 +82,12 @@ class TreeModel:
 
     # ---------------------------------------------------------------- scoring
 
-    def fill(self, x: np.ndarray) -> np.ndarray:
-        """``x`` with every missing value replaced by its least-risky value (see the module docstring)."""
+    def fill(self, x: np.ndarray, *, undirected: bool = True) -> np.ndarray:
+        """``x`` with every missing value replaced by its least-risky value (see the module docstring).
+
+        ``undirected=False`` leaves the missing values of features without a direction as they are
+        (NaN: the branch the trees learned for them), only to measure what the fill changes.
+        """
         x = np.array(x, dtype=np.float64, copy=True)
         missing = np.isnan(x)
         for f in np.flatnonzero(missing.any(axis=0)):
@@ -92,13 +96,15 @@ class TreeModel:
                 x[rows, f] = -np.inf
             elif self.directions[f] < 0:
                 x[rows, f] = np.inf
+        if not undirected:
+            return x
         # Undirected features last: jointly, at the lowest-scoring combination of their intervals for
         # the row (one at a time could leave a combination where moving one feature alone lowers the
         # score, which would make "no value" score above some value).
-        undirected = missing & (self.directions == 0)[None, :]
-        if undirected.any():
-            for rows in _groups(undirected):
-                cols = np.flatnonzero(undirected[rows[0]])
+        undirected_missing = missing & (self.directions == 0)[None, :]
+        if undirected_missing.any():
+            for rows in _groups(undirected_missing):
+                cols = np.flatnonzero(undirected_missing[rows[0]])
                 if cols.size:
                     self._fill_jointly(x, rows, cols)
         return x

@@ -95,6 +95,10 @@ def test_best_rounds_reaches_most_of_the_fall_in_loss_with_fewest_trees() -> Non
     fall = curve[0] - curve
     assert fall[chosen - 1] >= 0.99 * fall.max() and fall[chosen - 2] < 0.99 * fall.max()
     assert best_rounds([np.full(50, 0.3)]) == 1  # nothing learned: one tree, not fifty
+    # Share 1 (backtest.loss_fall_share = 1.0): the trees at the lowest loss, before overfitting sets in.
+    u_shaped = curve + 2e-4 * trees
+    assert best_rounds([u_shaped], share=1.0) == int(np.argmin(u_shaped)) + 1 > chosen // 2
+    assert best_rounds([u_shaped], share=1.0) > best_rounds([u_shaped])
 
 
 def test_presumed_labels_count_likely_uncaught_abusers_and_keep_labels() -> None:

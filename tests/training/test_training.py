@@ -163,3 +163,9 @@ def test_config_file_is_merged_and_checked(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="unknown keys"):
         load_config(p)
+    for share in ("0", "1.5"):
+        p.write_text(f"[backtest]\nloss_fall_share = {share}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"backtest.loss_fall_share must be in \(0, 1\]"):
+            load_config(p)
+    p.write_text("[backtest]\nloss_fall_share = 1.0\n", encoding="utf-8")
+    assert load_config(p).backtest.loss_fall_share == 1.0 and load_config().backtest.loss_fall_share == 0.99
