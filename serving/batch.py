@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from reviewguard.engine import materialize
 from reviewguard.errors import ReviewguardError
 from reviewguard.features import build_features, cutoffs_at
-from reviewguard.files import write_text_atomic
+from reviewguard.files import write_text_atomic, writer_lock
 from reviewguard.model.policy import action_rates
 from reviewguard.model.predictor import SCORE_SCHEMA, Explain, Predictor, to_arrow
 from reviewguard.reader import Dataset
@@ -137,13 +137,46 @@ def score_dataset(
     progress: Callable[[int, int], None] | None = None,
     on_chunk: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Score every account that existed at ``as_of``; write ``out`` (Parquet). Returns a summary."""
+    """Score every account that existed at ``as_of``; write ``out`` (Parquet). Returns a summary.
+
+    One run at a time per output: a second run on the same ``out`` fails at once (``writer_lock``).
+    """
     out = Path(out)
+    if out.is_dir():
+        raise ReviewguardError(f"{out} is a folder: --out takes the name of the scores file to write")
+    with writer_lock(out, "reviewguard score"):
+        return _score_locked(
+            ds,
+            predictor,
+            out,
+            as_of=as_of,
+            explain=explain,
+            top_k=top_k,
+            chunk_size=chunk_size,
+            resume=resume,
+            scored_at=scored_at,
+            progress=progress,
+            on_chunk=on_chunk,
+        )
+
+
+def _score_locked(
+    ds: Dataset,
+    predictor: Predictor,
+    out: Path,
+    *,
+    as_of: datetime,
+    explain: Explain,
+    top_k: int,
+    chunk_size: int,
+    resume: bool,
+    scored_at: datetime | None,
+    progress: Callable[[int, int], None] | None,
+    on_chunk: Callable[[int], None] | None,
+) -> dict[str, Any]:
     parts = out.with_name(out.name + ".parts")
     key = run_key(predictor, ds, as_of, explain, top_k, chunk_size)
     manifest: dict[str, Any] = {}
-    if out.is_dir():
-        raise ReviewguardError(f"{out} is a folder: --out takes the name of the scores file to write")
     if parts.exists():
         foreign = foreign_files(parts)
         if foreign:

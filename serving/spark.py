@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from reviewguard.errors import ReviewguardError
 from reviewguard.features import build_features, cutoffs_at
+from reviewguard.files import writer_lock
 from reviewguard.model.bundle import bundle_files, bundle_from_files
 from reviewguard.model.predictor import SCORE_SCHEMA, Predictor, to_arrow
 from reviewguard.reader import Dataset
@@ -71,11 +72,17 @@ SPARK_OWN_FILE = re.compile(r"\.?(part-.*\.parquet|_SUCCESS)(\.crc)?")
 def write_scores_spark(
     ds: Dataset, predictor: Predictor, out: str | Path, *, as_of: datetime, explain: str = "flagged", top_k: int = 5
 ) -> Path:
-    """Score on Spark into a folder of Parquet parts that appears under its name only when complete."""
+    """Score on Spark into a folder of Parquet parts that appears under its name only when complete
+    (one run at a time per output: ``writer_lock``)."""
     out = Path(out)
     if out.is_dir() and any(not SPARK_OWN_FILE.fullmatch(p.name) for p in out.iterdir()):
         # It is replaced when the new scores are complete: never a folder Spark did not write.
         raise ReviewguardError(f"{out} is a folder of other files, not earlier Spark scores: choose another --out")
+    with writer_lock(out, "reviewguard score"):
+        return _write_locked(ds, predictor, out, as_of=as_of, explain=explain, top_k=top_k)
+
+
+def _write_locked(ds: Dataset, predictor: Predictor, out: Path, *, as_of: datetime, explain: str, top_k: int) -> Path:
     tmp = out.with_name(f".{out.name}.spark-tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     frame = score_spark(ds, predictor, as_of=as_of, explain=explain, top_k=top_k)

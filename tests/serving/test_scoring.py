@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -228,6 +229,45 @@ def test_resume_recomputes_a_deleted_part_and_never_deletes_a_users_file(
     # --out naming a folder is refused before any work.
     with pytest.raises(ReviewguardError, match="is a folder"):
         score_dataset(ds, predictor, tmp_path, **args)
+
+
+def test_one_run_at_a_time_writes_an_output(
+    bundle_dir: Path, predictor: Predictor, small_platform: Path, tmp_path: Path
+) -> None:
+    from reviewguard.engine import connect
+    from reviewguard.errors import ReviewguardError
+    from reviewguard.reader import open_dataset
+
+    ds = open_dataset(connect(), small_platform)
+    args = {"as_of": default_as_of(ds), "chunk_size": 500, "explain": "none"}
+    out, lock = tmp_path / "s.parquet", tmp_path / "s.parquet.lock"
+    live = f"{socket.gethostname()} {os.getpid()}"  # a run that is still alive: this process
+    lock.write_text(live)
+    with pytest.raises(
+        ReviewguardError, match=rf"being written by another reviewguard score run \(process {os.getpid()} on"
+    ):
+        score_dataset(ds, predictor, out, **args)
+    # The user's message from the command line, exit 1; nothing written, the other run's lock kept.
+    cli = _cli_score(bundle_dir, small_platform, out)
+    assert cli.wait() == 1
+    assert "being written by another reviewguard score run" in cli.stderr.read().decode()
+    assert not out.exists() and not out.with_name(out.name + ".parts").exists() and lock.read_text() == live
+    # A lock whose process is gone (killed with SIGKILL) is taken over, and released at the end.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock.write_text(f"{socket.gethostname()} {gone.pid}")
+    score_dataset(ds, predictor, out, **args)
+    assert len(pd.read_parquet(out)) > 0 and not lock.exists()
+
+    # A run that fails half-way releases its lock too, and the next one resumes it.
+    def die(i: int) -> None:
+        raise _Killed
+
+    with pytest.raises(_Killed):
+        score_dataset(ds, predictor, tmp_path / "t.parquet", **args, on_chunk=die)
+    assert not (tmp_path / "t.parquet.lock").exists()
+    score_dataset(ds, predictor, tmp_path / "t.parquet", **args, resume=True)
+    assert not (tmp_path / "t.parquet.lock").exists()
 
 
 def test_existing_output_is_never_half_overwritten(bundle_dir: Path, small_platform: Path, tmp_path: Path) -> None:
