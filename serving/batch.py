@@ -144,6 +144,8 @@ def score_dataset(
     out = Path(out)
     if out.is_dir():
         raise ReviewguardError(f"{out} is a folder: --out takes the name of the scores file to write")
+    if chunk_size < 1:
+        raise ReviewguardError(f"chunk_size must be at least 1 account, not {chunk_size}")
     with writer_lock(out, "reviewguard score"):
         return _score_locked(
             ds,

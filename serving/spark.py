@@ -102,3 +102,17 @@ def _write_locked(ds: Dataset, predictor: Predictor, out: Path, *, as_of: dateti
         shutil.rmtree(out) if out.is_dir() else out.unlink()
     tmp.rename(out)
     return out
+
+
+def spark_action_counts(out: str | Path) -> tuple[int, dict[str, dict[str, int]]]:
+    """The accounts a Spark scores folder holds and, per risk, how many got each action (read back
+    from the written parts, so the budget check judges what was written)."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+
+    table = pads.dataset(str(out), format="parquet").to_table(columns=["account_id", "risk", "action"])
+    frame = table.select(["risk", "action"]).to_pandas()
+    by_risk: dict[str, dict[str, int]] = {}
+    for (risk, action), n in frame.value_counts().items():
+        by_risk.setdefault(str(risk), {})[str(action)] = int(n)
+    return len(pc.unique(table["account_id"])), by_risk

@@ -533,6 +533,17 @@ def test_usage_errors_exit_2_naming_the_option_and_write_nothing(
         ),
         # before the model is read: no registry store is looked for (nor created)
         ([*score, "--model", "models:/x/1", "--as-of", "soon"], "--as-of: " + unreadable.format("soon")),
+        *[
+            ([*score, "--model", "models:/x/1", "--chunk-size", v], f"--chunk-size must be at least 1 account, not {v}")
+            for v in ("0", "-5")
+        ],
+        *[
+            (
+                [*score, "--model", "models:/x/1", "--engine", "pyspark", *extra],
+                "--resume and --chunk-size are for --engine duckdb; Spark writes its parts itself",
+            )
+            for extra in (["--resume"], ["--chunk-size", "500"])
+        ],
         (
             ["train", "--data", str(small_platform), "--keep-local", str(tmp_path / "a-file")],
             f"--keep-local {tmp_path / 'a-file'}: exists and is not a folder",

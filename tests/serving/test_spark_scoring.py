@@ -14,7 +14,7 @@ from reviewguard.model.bundle import load_bundle
 from reviewguard.model.predictor import SCORE_COLUMNS, Predictor
 from reviewguard.reader import open_dataset
 from reviewguard.serving.batch import score_dataset
-from reviewguard.serving.spark import write_scores_spark
+from reviewguard.serving.spark import spark_action_counts, write_scores_spark
 
 pytestmark = pytest.mark.spark
 
@@ -23,7 +23,7 @@ def test_spark_scores_equal_local_scores(spark, bundle_dir: Path, small_platform
     predictor = Predictor(load_bundle(bundle_dir), model_uri="m", model_version="1")
     local_ds = open_dataset(connect(), small_platform)
     as_of = default_as_of(local_ds)
-    score_dataset(local_ds, predictor, tmp_path / "local.parquet", as_of=as_of)
+    summary = score_dataset(local_ds, predictor, tmp_path / "local.parquet", as_of=as_of)
     sp = open_dataset(connect("pyspark", spark_session=spark), small_platform)
     write_scores_spark(sp, predictor, tmp_path / "spark", as_of=as_of)
     key = ["risk", "account_id"]
@@ -36,6 +36,8 @@ def test_spark_scores_equal_local_scores(spark, bundle_dir: Path, small_platform
     flagged = remote.action != "none"
     assert flagged.sum() > 5
     assert remote.loc[flagged, "reasons"].map(len).gt(0).all()
+    # The budget check reads back what Spark wrote: the accounts and actions the local run counted.
+    assert spark_action_counts(tmp_path / "spark") == (summary["accounts"], summary["actions_by_risk"])
     # A folder that is not earlier Spark scores is never replaced (it was deleted).
     mine = tmp_path / "mine"
     mine.mkdir()
