@@ -241,6 +241,9 @@ def test_one_run_at_a_time_writes_an_output(
     ds = open_dataset(connect(), small_platform)
     args = {"as_of": default_as_of(ds), "chunk_size": 500, "explain": "none"}
     out, lock = tmp_path / "s.parquet", tmp_path / "s.parquet.lock"
+    with pytest.raises(ReviewguardError, match="chunk_size must be at least 1 account, not 0"):
+        score_dataset(ds, predictor, out, **{**args, "chunk_size": 0})
+    assert not lock.exists()
     live = f"{socket.gethostname()} {os.getpid()}"  # a run that is still alive: this process
     lock.write_text(live)
     with pytest.raises(
