@@ -26,8 +26,8 @@ Methods:
 - ``reviewguard``: the registry's review features (core/defaults/yelp.toml) at
   each protocol's snapshot, through the registry's own code path
   (``features_at``), and reviewguard's learner (trees chosen on a stratified
-  fifth of the training rows, then trained on all of them); ``logistic``: logistic regression on the same
-  features; ``registry_plain``: the same features on the script's plain
+  fifth of the training rows, then trained on all of them); ``logistic``:
+  logistic regression on the same features; ``registry_plain``: the same features on the script's plain
   LightGBM (the learner's effect, apart from the features');
 - ``simple``: benchmarks/yelp_baseline.py, 12 hand-made user features and a
   plain LightGBM, at the same snapshots: the whole file in ``cv`` (as the

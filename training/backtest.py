@@ -44,7 +44,7 @@ class Backtest:
     loss_fall_share: float
     # The same rows' margins with each missing value on the branch the trees learned for it (what
     # the predictor refuses to do): only to measure what the refusal costs (``missing_value_cost``).
-    margin_as_learned: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    margin_as_learned: np.ndarray
     notes: list[str] = field(default_factory=list)
 
     @property
