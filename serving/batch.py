@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ibis
 import numpy as np
@@ -266,9 +266,7 @@ def _score_locked(
             frame = table.select(["risk", "action"]).to_pandas()
             for action, n in frame["action"].value_counts().items():
                 summary["actions"][action] = summary["actions"].get(action, 0) + int(n)
-            for (risk, action), n in frame.value_counts().items():
-                by_risk.setdefault(str(risk), {})
-                by_risk[str(risk)][str(action)] = by_risk[str(risk)].get(str(action), 0) + int(n)
+            add_action_counts(by_risk, frame)
     tmp_out.replace(out)
     shutil.rmtree(parts)
     summary["actions_by_risk"] = by_risk
@@ -278,6 +276,14 @@ def _score_locked(
     summary["as_of"] = as_of.isoformat()
     summary["scored_at"] = manifest["scored_at"]
     return summary
+
+
+def add_action_counts(by_risk: dict[str, dict[str, int]], frame: pd.DataFrame) -> None:
+    """Add ``frame``'s rows (its two columns: ``risk``, ``action``) to ``by_risk``: risk -> action -> accounts."""
+    for key, n in frame.value_counts().items():
+        risk, action = (str(v) for v in cast(tuple[str, str], key))
+        counts = by_risk.setdefault(risk, {})
+        counts[action] = counts.get(action, 0) + int(n)
 
 
 def drift_path(out: Path) -> Path:

@@ -110,9 +110,9 @@ def spark_action_counts(out: str | Path) -> tuple[int, dict[str, dict[str, int]]
     import pyarrow.compute as pc
     import pyarrow.dataset as pads
 
+    from reviewguard.serving.batch import add_action_counts
+
     table = pads.dataset(str(out), format="parquet").to_table(columns=["account_id", "risk", "action"])
-    frame = table.select(["risk", "action"]).to_pandas()
     by_risk: dict[str, dict[str, int]] = {}
-    for (risk, action), n in frame.value_counts().items():
-        by_risk.setdefault(str(risk), {})[str(action)] = int(n)
+    add_action_counts(by_risk, table.select(["risk", "action"]).to_pandas())
     return len(pc.unique(table["account_id"])), by_risk

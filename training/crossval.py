@@ -38,10 +38,10 @@ def cross_validate(
     data = data.reset_index(drop=True)
     y = data["label"].to_numpy()
     out = data[["account_id", "label"]].assign(fold=-1, lightgbm=np.nan, logistic=np.nan)
+    x = data[names].to_numpy(dtype=np.float64, na_value=np.nan)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (train_idx, test_idx) in enumerate(splitter.split(np.zeros(len(y)), y)):
         fit_idx, stop_idx = train_test_split(train_idx, test_size=0.2, stratify=y[train_idx], random_state=seed + k)
-        x = data[names].to_numpy(dtype=np.float64, na_value=np.nan)
         held_out = (x[stop_idx], y[stop_idx])
         curve = loss_curve(x[fit_idx], y[fit_idx], held_out, features=features, lgb_cfg=lgb_cfg, seed=seed)
         booster, _ = fit_booster(
@@ -55,8 +55,7 @@ def cross_validate(
         tree = TreeModel(booster, [f.direction for f in features])
         x_test = x[test_idx]
         out.loc[test_idx, "lightgbm"] = tree.raw_score(tree.fill(x_test))
-        x_train = data.iloc[train_idx][names].to_numpy(dtype=np.float64, na_value=np.nan)
-        lr = ev.fit_logistic_baseline(x_train, y[train_idx], seed)
+        lr = ev.fit_logistic_baseline(x[train_idx], y[train_idx], seed)
         out.loc[test_idx, "logistic"] = lr.predict_proba(x_test)[:, 1]
         out.loc[test_idx, "fold"] = k
     return out
