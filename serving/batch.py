@@ -267,14 +267,18 @@ def _score_locked(
             for action, n in frame["action"].value_counts().items():
                 summary["actions"][action] = summary["actions"].get(action, 0) + int(n)
             add_action_counts(by_risk, frame)
-    tmp_out.replace(out)
-    shutil.rmtree(parts)
     summary["actions_by_risk"] = by_risk
     summary["rates"] = action_rates(predictor.policy, by_risk, total)
-    summary["drift"] = drift.report()
-    summary["drift_file"] = str(write_text_atomic(drift_path(out), json.dumps(summary["drift"], indent=2)))
     summary["as_of"] = as_of.isoformat()
     summary["scored_at"] = manifest["scored_at"]
+    # The drift file goes first, stamped with the run: killed between the two renames, a
+    # run leaves its parts folder (``--resume`` finishes it), never scores without drift.
+    # Stamped as the scores' ``scored_at`` column reads (UTC; the manifest keeps it naive).
+    utc = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    summary["drift"] = {"scored_at": utc.isoformat(), "as_of": summary["as_of"], **drift.report()}
+    summary["drift_file"] = str(write_text_atomic(drift_path(out), json.dumps(summary["drift"], indent=2)))
+    tmp_out.replace(out)
+    shutil.rmtree(parts)
     return summary
 
 

@@ -93,7 +93,8 @@ def resolve_alias(client: MlflowClient, name: str, alias: str) -> str | None:
 
 
 def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bundle, dict[str, str]]:
-    """The bundle behind ``model_uri``, and ``{"model_uri", "model_version"}`` (version "" for a folder).
+    """The bundle behind ``model_uri``, and ``{"model_uri", "model_version"}`` (version "" for a folder;
+    an alias, ``models:/NAME@alias``, comes back as the version it resolved to, ``models:/NAME/VERSION``).
 
     A registry or run URI is downloaded to ``dest`` (kept), or without ``dest`` to a
     temporary folder removed once the bundle is in memory: a daily scoring job must
@@ -111,21 +112,28 @@ def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bun
     client = connect_tracking()
     if model_uri.startswith("models:/"):
         meta["model_version"] = _resolve_version(client, model_uri)
-    expected = registered_fingerprint(client, model_uri, meta["model_version"])
+        if "@" in model_uri:
+            # An alias moves (promote): the stamp and the download name the version it
+            # points at now, so a case built from these scores reloads this model, and an
+            # alias moved between resolving and downloading cannot mix two versions.
+            meta["model_uri"] = f"models:/{model_uri.removeprefix('models:/').split('@', 1)[0]}/{meta['model_version']}"
+    pinned = meta["model_uri"]
+    named = model_uri if pinned == model_uri else f"{model_uri} ({pinned})"
+    expected = registered_fingerprint(client, pinned, meta["model_version"])
     if dest is not None:
-        return _load_from(_download(model_uri, Path(dest)), model_uri, expected), meta
+        return _load_from(_download(pinned, Path(dest), named), named, expected), meta
     with tempfile.TemporaryDirectory(prefix="reviewguard-model-") as tmp:
-        return _load_from(_download(model_uri, Path(tmp)), model_uri, expected), meta
+        return _load_from(_download(pinned, Path(tmp), named), named, expected), meta
 
 
-def _download(model_uri: str, dest: Path) -> Path:
+def _download(model_uri: str, dest: Path, named: str) -> Path:
     import mlflow
 
     try:
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
     except Exception as exc:
         raise ModelLoadError(
-            f"cannot load model {model_uri} from {tracking_uri()}: {str(exc).splitlines()[0][:300]}"
+            f"cannot load model {named} from {tracking_uri()}: {str(exc).splitlines()[0][:300]}"
         ) from exc
 
 
@@ -138,11 +146,12 @@ def _load_from(folder: Path, model_uri: str, expected: str | None) -> Bundle:
 
 
 def load_predictor(model_uri: str) -> Predictor:
-    """A predictor for the model behind ``model_uri``, stamped with that URI and its registry version."""
+    """A predictor for the model behind ``model_uri``, stamped with its registry version and a URI
+    that names it (an alias pinned to that version)."""
     from reviewguard.model.predictor import Predictor
 
     bundle, meta = download_bundle(model_uri)
-    return Predictor(bundle, model_uri=model_uri, model_version=meta["model_version"])
+    return Predictor(bundle, model_uri=meta["model_uri"], model_version=meta["model_version"])
 
 
 def registered_fingerprint(client: MlflowClient, uri: str, version: str) -> str | None:

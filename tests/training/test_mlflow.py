@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from tests_support import free_port
 from typer.testing import CliRunner
@@ -125,7 +127,8 @@ def test_train_register_load_by_alias_against_a_real_server(  # type: ignore[no-
     test = trained.label_features.rename(columns={"decided_at": "as_of"}).head(500)
     want = Predictor(trained.bundle).predict(test, explain="none")
     bundle, meta = download_bundle("models:/rg@champion", tmp_path / "dl")
-    assert meta["model_version"] == "1" and bundle.fingerprint() == trained.bundle.fingerprint()
+    assert meta == {"model_uri": "models:/rg/1", "model_version": "1"}
+    assert bundle.fingerprint() == trained.bundle.fingerprint()
     got = Predictor(bundle).predict(test, explain="none")
     np.testing.assert_array_equal(got.score.to_numpy(), want.score.to_numpy())
     # Loading for scoring (no download folder named) leaves no copy of the model behind:
@@ -183,7 +186,12 @@ def test_cli_end_to_end_on_a_local_sqlite_store(train_platform: Path, tmp_path: 
         app, ["score", "--model", "models:/demo@champion", "--data", str(train_platform), "--out", str(out)], env=env
     )
     assert r.exit_code == 0, r.output
-    assert out.exists() and (tmp_path / "scores.drift.json").exists()
+    assert out.exists()
+    scores = pd.read_parquet(out, columns=["model_uri", "model_version", "scored_at"])
+    # Scored through an alias, the rows name the version it pointed at: the alias may move.
+    assert set(scores["model_uri"]) == {"models:/demo/1"} and set(scores["model_version"]) == {"1"}
+    drift = json.loads((tmp_path / "scores.drift.json").read_text())
+    assert {pd.Timestamp(drift["scored_at"])} == set(scores["scored_at"])
     r = runner.invoke(
         app,
         [
@@ -203,6 +211,7 @@ def test_cli_end_to_end_on_a_local_sqlite_store(train_platform: Path, tmp_path: 
     assert r.exit_code == 0, r.output
     cases = sorted((tmp_path / "cases").glob("*/case.json"))
     assert cases
+    assert json.loads(cases[0].read_text())["model"]["uri"] == "models:/demo/1"
     r = runner.invoke(app, ["case", "verify", str(cases[0])], env=env)
     assert r.exit_code == 0 and "REPRODUCED" in r.output, r.output
     r = runner.invoke(
@@ -218,8 +227,6 @@ def test_promote_moves_champion_only_when_no_risk_gets_worse(
     trained, train_dataset, populations, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     import shutil
-
-    import pandas as pd
 
     from reviewguard.engine import connect
     from reviewguard.reader import open_dataset
