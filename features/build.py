@@ -43,7 +43,7 @@ def build_features(ds: Dataset, cutoffs: ibis.Table, names: list[str] | None = N
         cols = [n for n in wanted if BY_NAME[n].group == group.name and BY_NAME[n].computable(present)]
         if not cols:
             continue
-        part = group.compute(ds, cutoffs)
+        part = group.compute_for(ds, cutoffs, frozenset(cols))
         absent = [c for c in cols if c not in part.columns]
         if absent:  # pragma: no cover - a declaration that its code does not compute
             raise RuntimeError(f"compute group {group.name} did not compute {absent}")

@@ -79,19 +79,26 @@ def session_gap(gaps: ibis.Table) -> ibis.IntegerColumn:
 
 
 def like_timing_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
+    return like_timing_some(ds, cutoffs, frozenset(f.name for f in FEATURES if f.group == "like_timing"))
+
+
+def like_timing_some(ds: Dataset, cutoffs: ibis.Table, wanted: frozenset[str]) -> ibis.Table:
+    """The like-timing features in ``wanted``: the medians (eight passes, see MEDIAN_SLICES) and
+    the entropies are computed only when asked for, and the gaps stored only when more than one
+    aggregation reads them."""
+    medians_wanted = bool(wanted & {"like_gap_median_s", "dwell_median_ms"})
+    entropies = [n for n in ("like_gap_entropy_bits", "like_hour_entropy_bits") if n in wanted]
     l30 = likes_30d(ds, cutoffs)
     narrow = l30.select(*KEY, "t_ms", "dwell_ms", hour=l30.liked_at.hour())
     w = ibis.window(group_by=list(KEY), order_by=[narrow.t_ms])
-    # The gaps feed three aggregations: compute the window once, on narrow rows (computed
-    # three times on full rows, it spilled over 25 GB at 1,000,000 accounts).
-    g = materialize(
-        ds.con,
-        f"_rg_like_gaps_{next(RUNS)}",
-        narrow.mutate(
-            gap=narrow.t_ms - narrow.t_ms.lag().over(w),
-            __slice=(narrow.account_id.hash().abs() % MEDIAN_SLICES).cast(dt.int8),
-        ),
+    g = narrow.mutate(
+        gap=narrow.t_ms - narrow.t_ms.lag().over(w),
+        __slice=(narrow.account_id.hash().abs() % MEDIAN_SLICES).cast(dt.int8),
     )
+    if medians_wanted or entropies:
+        # The gaps feed several aggregations: compute the window once, on narrow rows
+        # (computed three times on full rows, it spilled over 25 GB at 1,000,000 accounts).
+        g = materialize(ds.con, f"_rg_like_gaps_{next(RUNS)}", g)
     in_session = g.gap.notnull() & (g.gap < SESSION_GAP_MS)
     sg = session_gap(g)
     stats = g.group_by(list(KEY)).aggregate(
@@ -110,43 +117,43 @@ def like_timing_features(ds: Dataset, cutoffs: ibis.Table) -> ibis.Table:
     # Sample variance from integer sums: exact inputs, so the same on every engine and run.
     var = (stats.__sg_sq.cast(dt.float64) - n * mean * mean) / (n - 1)
     cv = ibis.ifelse((stats.__sg_n > 1) & (mean > 0), var.clip(lower=0).sqrt() / mean, ibis.null(dt.float64))
-
-    bins = g.filter(in_session).mutate(bin=(g.gap + 1).cast(dt.float64).log2().floor().cast(dt.int64))
-    gap_entropy = entropy_bits(bins.group_by([*KEY, "bin"]).aggregate(c=bins.count()), KEY, "c").rename(
-        like_gap_entropy_bits="entropy"
-    )
-    hours = g.group_by([*KEY, g["hour"].name("h")]).aggregate(c=g.count())
-    hour_entropy = entropy_bits(hours, KEY, "c").rename(like_hour_entropy_bits="entropy")
-
-    # Spark's median sorts and spills by itself (and a union of its checkpoints fails to plan).
-    slices = 1 if engine_name(ds.con) == "pyspark" else MEDIAN_SLICES
-    medians = []
-    for part in range(slices):
-        piece = g if slices == 1 else g.filter(g.__slice == part)
-        by_key = piece.group_by(list(KEY)).aggregate(
-            __sg_median=session_gap(piece).median(), dwell_median_ms=piece.dwell_ms.median()
-        )
-        medians.append(by_key if slices == 1 else materialize(ds.con, f"_rg_like_medians_{next(RUNS)}", by_key))
     out = stats.mutate(__cv=cv)
-    for part in (gap_entropy, hour_entropy, medians[0] if slices == 1 else ibis.union(*medians)):
-        out = left_join_key(out, part)
-    return out.select(
-        *KEY,
-        like_gap_median_s=out.__sg_median.cast(dt.float64) / 1000.0,
-        like_gap_min_ms=out.like_gap_min_ms.cast(dt.float64),
-        like_gap_cv=out.__cv,
-        like_gap_under_1s_share=share(out.__under_1s, out.__gaps),
-        like_gap_entropy_bits=out.like_gap_entropy_bits,
-        night_like_share=share(out.__night, out.__likes),
-        like_hour_entropy_bits=out.like_hour_entropy_bits,
-        like_without_open_share=share(out.__no_open, out.__likes),
-        dwell_median_ms=out.dwell_median_ms.cast(dt.float64),
-    )
+
+    if "like_gap_entropy_bits" in wanted:
+        bins = g.filter(in_session).mutate(bin=(g.gap + 1).cast(dt.float64).log2().floor().cast(dt.int64))
+        gap_entropy = entropy_bits(bins.group_by([*KEY, "bin"]).aggregate(c=bins.count()), KEY, "c")
+        out = left_join_key(out, gap_entropy.rename(like_gap_entropy_bits="entropy"))
+    if "like_hour_entropy_bits" in wanted:
+        hours = g.group_by([*KEY, g["hour"].name("h")]).aggregate(c=g.count())
+        out = left_join_key(out, entropy_bits(hours, KEY, "c").rename(like_hour_entropy_bits="entropy"))
+    if medians_wanted:
+        # Spark's median sorts and spills by itself (and a union of its checkpoints fails to plan).
+        slices = 1 if engine_name(ds.con) == "pyspark" else MEDIAN_SLICES
+        medians = []
+        for part in range(slices):
+            piece = g if slices == 1 else g.filter(g.__slice == part)
+            by_key = piece.group_by(list(KEY)).aggregate(
+                __sg_median=session_gap(piece).median(), dwell_median_ms=piece.dwell_ms.median()
+            )
+            medians.append(by_key if slices == 1 else materialize(ds.con, f"_rg_like_medians_{next(RUNS)}", by_key))
+        out = left_join_key(out, medians[0] if slices == 1 else ibis.union(*medians))
+    columns = {
+        "like_gap_median_s": lambda: out.__sg_median.cast(dt.float64) / 1000.0,
+        "like_gap_min_ms": lambda: out.like_gap_min_ms.cast(dt.float64),
+        "like_gap_cv": lambda: out.__cv,
+        "like_gap_under_1s_share": lambda: share(out.__under_1s, out.__gaps),
+        "like_gap_entropy_bits": lambda: out.like_gap_entropy_bits,
+        "night_like_share": lambda: share(out.__night, out.__likes),
+        "like_hour_entropy_bits": lambda: out.like_hour_entropy_bits,
+        "like_without_open_share": lambda: share(out.__no_open, out.__likes),
+        "dwell_median_ms": lambda: out.dwell_median_ms.cast(dt.float64),
+    }
+    return out.select(*KEY, **{name: make() for name, make in columns.items() if name in wanted})
 
 
 GROUPS = (
     Group(name="like_volume", compute=like_volume_features),
-    Group(name="like_timing", compute=like_timing_features),
+    Group(name="like_timing", compute=like_timing_features, compute_some=like_timing_some),
 )
 
 FEATURES: tuple[Feature, ...] = (

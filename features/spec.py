@@ -55,6 +55,9 @@ RS = ("review_spam",)
 # (``account_id``, ``as_of`` and some of the group's features; accounts without
 # events may be absent).
 Compute = Callable[["Dataset", "ibis.Table"], "ibis.Table"]
+# The same for a group whose features cost apart: it is told which of them are asked for and
+# computes those (and may leave the others out of its result).
+ComputeSome = Callable[["Dataset", "ibis.Table", frozenset[str]], "ibis.Table"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,14 @@ class Group:
 
     name: str
     compute: Compute
+    # Set when asking for some of the group's features costs less than asking for all.
+    compute_some: ComputeSome | None = None
+
+    def compute_for(self, ds: Dataset, cutoffs: ibis.Table, wanted: frozenset[str]) -> ibis.Table:
+        """The group's result with at least the ``wanted`` features among its columns."""
+        if self.compute_some is None:
+            return self.compute(ds, cutoffs)
+        return self.compute_some(ds, cutoffs, wanted)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -119,3 +119,28 @@ def test_entropy_is_the_same_in_any_row_order() -> None:
     expected = counts.groupby("account_id").c.apply(_entropy).sort_index()
     got = results[0].set_index("account_id").entropy.sort_index()
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_asking_for_some_like_timing_features_gives_the_same_values(tmp_path: Path, seed: int) -> None:
+    from reviewguard.features import build_features
+    from reviewguard.features.registry import FEATURES
+
+    rng = np.random.default_rng(seed)
+    ds = likes_only_platform(tmp_path / "d", _platform(rng))
+    cutoffs = ibis.union(*(cutoffs_at(ds, t.to_pydatetime()).select("account_id", "as_of") for t in AS_OFS))
+    names = [f.name for f in FEATURES if f.group == "like_timing"]
+    every = build_features(ds, cutoffs, names).to_pandas().sort_values(["account_id", "as_of"])
+    assert every[names].notna().any().all()
+    # The five features' pair (no median, no entropy: the gaps are not stored), each feature
+    # alone, and random subsets: the same values as when the whole group is computed.
+    subsets = [["like_gap_min_ms", "like_without_open_share"], *([n] for n in names)]
+    subsets += [sorted(rng.choice(names, size=int(rng.integers(2, len(names))), replace=False)) for _ in range(4)]
+    for subset in subsets:
+        some = build_features(ds, cutoffs, list(subset)).to_pandas().sort_values(["account_id", "as_of"])
+        assert list(some.columns) == ["account_id", "as_of", *subset]
+        pd.testing.assert_frame_equal(
+            some.reset_index(drop=True),
+            every[["account_id", "as_of", *subset]].reset_index(drop=True),
+            check_exact=True,
+        )
