@@ -311,8 +311,6 @@ def _top_contributions(contrib: np.ndarray, top_k: int) -> tuple[np.ndarray, np.
 # per value is Python's own float formatting (``float.__repr__`` for the JSON, ``format`` for a
 # sentence): nothing else rounds exactly as it does; it is mapped over whole columns in C.
 
-_REASON_KEYS = ("feature", "value", "contribution", "percentile", "text_en", "text_zh")
-
 
 def _object_array(values: list[Any]) -> np.ndarray:
     """A 1-d object array holding ``values`` as they are (``np.array`` would unpack lists)."""
@@ -372,7 +370,12 @@ def _reasons(m: RiskModel, x: np.ndarray, contrib: np.ndarray, order: np.ndarray
         text_zh[here] = _sentences(name, values[here], ref, "zh")
     names = np.array(m.features, dtype=object)[cols]
     columns = (names, value, contrib[at, cols], percentile, text_en, text_zh)
-    flat = list(map(dict, map(zip, repeat(_REASON_KEYS), zip(*(c.tolist() for c in columns), strict=True))))
+    # A dict display (the keys in the order a reason's JSON has always had them): twice as fast as
+    # dict(zip(keys, values)) per reason.
+    flat = [
+        {"feature": f, "value": v, "contribution": c, "percentile": p, "text_en": en, "text_zh": zh}
+        for f, v, c, p, en, zh in zip(*(c.tolist() for c in columns), strict=True)
+    ]
     ends = np.cumsum(counts).tolist()
     return _object_array(list(map(flat.__getitem__, map(slice, [0, *ends[:-1]], ends))))
 
