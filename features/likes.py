@@ -87,7 +87,7 @@ def like_timing_some(ds: Dataset, cutoffs: ibis.Table, wanted: frozenset[str]) -
     the entropies are computed only when asked for, and the gaps stored only when more than one
     aggregation reads them."""
     medians_wanted = bool(wanted & {"like_gap_median_s", "dwell_median_ms"})
-    entropies = [n for n in ("like_gap_entropy_bits", "like_hour_entropy_bits") if n in wanted]
+    entropies_wanted = bool(wanted & {"like_gap_entropy_bits", "like_hour_entropy_bits"})
     l30 = likes_30d(ds, cutoffs)
     narrow = l30.select(*KEY, "t_ms", "dwell_ms", hour=l30.liked_at.hour())
     w = ibis.window(group_by=list(KEY), order_by=[narrow.t_ms])
@@ -95,7 +95,7 @@ def like_timing_some(ds: Dataset, cutoffs: ibis.Table, wanted: frozenset[str]) -
         gap=narrow.t_ms - narrow.t_ms.lag().over(w),
         __slice=(narrow.account_id.hash().abs() % MEDIAN_SLICES).cast(dt.int8),
     )
-    if medians_wanted or entropies:
+    if medians_wanted or entropies_wanted:
         # The gaps feed several aggregations: compute the window once, on narrow rows
         # (computed three times on full rows, it spilled over 25 GB at 1,000,000 accounts).
         g = materialize(ds.con, f"_rg_like_gaps_{next(RUNS)}", g)
