@@ -30,6 +30,9 @@ def build_features(ds: Dataset, cutoffs: ibis.Table, names: list[str] | None = N
     unknown = [n for n in wanted if n not in BY_NAME]
     if unknown:
         raise KeyError(f"unknown features: {unknown}")
+    twice = sorted({n for n in wanted if wanted.count(n) > 1})
+    if twice:
+        raise KeyError(f"features named more than once: {twice}")
     run = next(RUNS)
     cutoffs = materialize(
         ds.con,

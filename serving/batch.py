@@ -273,9 +273,11 @@ def _score_locked(
     summary["scored_at"] = manifest["scored_at"]
     # The drift file goes first, stamped with the run: killed between the two renames, a
     # run leaves its parts folder (``--resume`` finishes it), never scores without drift.
-    # Stamped as the scores' ``scored_at`` column reads (UTC; the manifest keeps it naive).
+    # Stamped as the scores' columns read (UTC; the manifest keeps scored_at naive).
     utc = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    summary["drift"] = {"scored_at": utc.isoformat(), "as_of": summary["as_of"], **drift.report()}
+    as_of_utc = pd.Timestamp(as_of)
+    as_of_utc = as_of_utc.tz_localize("UTC") if as_of_utc.tzinfo is None else as_of_utc.tz_convert("UTC")
+    summary["drift"] = {"scored_at": utc.isoformat(), "as_of": as_of_utc.isoformat(), **drift.report()}
     summary["drift_file"] = str(write_text_atomic(drift_path(out), json.dumps(summary["drift"], indent=2)))
     tmp_out.replace(out)
     shutil.rmtree(parts)

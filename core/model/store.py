@@ -119,7 +119,7 @@ def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bun
             meta["model_uri"] = f"models:/{model_uri.removeprefix('models:/').split('@', 1)[0]}/{meta['model_version']}"
     pinned = meta["model_uri"]
     named = model_uri if pinned == model_uri else f"{model_uri} ({pinned})"
-    expected = registered_fingerprint(client, pinned, meta["model_version"])
+    expected = registered_fingerprint(client, pinned, meta["model_version"], named=named)
     if dest is not None:
         return _load_from(_download(pinned, Path(dest), named), named, expected), meta
     with tempfile.TemporaryDirectory(prefix="reviewguard-model-") as tmp:
@@ -154,7 +154,7 @@ def load_predictor(model_uri: str) -> Predictor:
     return Predictor(bundle, model_uri=meta["model_uri"], model_version=meta["model_version"])
 
 
-def registered_fingerprint(client: MlflowClient, uri: str, version: str) -> str | None:
+def registered_fingerprint(client: MlflowClient, uri: str, version: str, *, named: str = "") -> str | None:
     """The ``model_fingerprint`` tag the registry holds for ``uri`` (what the downloaded bundle must match).
 
     A registry version (``models:/NAME/VERSION``, ``models:/NAME@alias``) must carry it: reviewguard
@@ -167,7 +167,7 @@ def registered_fingerprint(client: MlflowClient, uri: str, version: str) -> str 
         tag = client.get_model_version(name, version).tags.get("model_fingerprint")
         if not tag:
             raise ModelLoadError(
-                f"{uri} (version {version}) has no model_fingerprint tag in the registry at {tracking_uri()}, "
+                f"{named or uri} (version {version}) has no model_fingerprint tag in the registry at {tracking_uri()}, "
                 "so nothing proves the downloaded files are the model registered; register it with "
                 "reviewguard train or reviewguard log-run"
             )

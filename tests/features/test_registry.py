@@ -77,6 +77,18 @@ def test_each_compute_group_computes_exactly_its_declared_features(small_platfor
         assert computed == {f.name for f in FEATURES if f.group == group.name}, group.name
 
 
+def test_an_unknown_or_repeated_feature_name_is_refused_naming_it(small_platform: Path) -> None:
+    from reviewguard.features import build_features
+
+    ds = open_dataset(connect(), small_platform)
+    cut = cutoffs_at(ds, pd.Timestamp("2026-04-10").to_pydatetime())
+    with pytest.raises(KeyError, match=r"unknown features: \['nope_feature'\]"):
+        build_features(ds, cut, ["like_gap_cv", "nope_feature"])
+    # Not the engine's "Duplicate column name" from deep inside the query.
+    with pytest.raises(KeyError, match=r"named more than once: \['like_gap_cv'\]"):
+        build_features(ds, cut, ["like_gap_cv", "likes_1d", "like_gap_cv"])
+
+
 def test_feature_lists_and_constraints_come_from_the_registry() -> None:
     fe = features_for("fake_engagement")
     assert "likes_per_day_max" in [f.name for f in fe]

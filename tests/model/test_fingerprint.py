@@ -237,6 +237,11 @@ def test_a_bundle_that_differs_from_the_registry_tag_is_refused(
     client.delete_model_version_tag("rg", "1", "model_fingerprint")
     with pytest.raises(ModelLoadError, match="no model_fingerprint tag"):
         download_bundle("models:/rg/1", tmp_path / "dl-untagged")
+    # Reached through an alias, the message names the alias typed and the version it resolved to.
+    with pytest.raises(
+        ModelLoadError, match=r"models:/rg@champion \(models:/rg/1\) \(version 1\) has no model_fingerprint"
+    ):
+        download_bundle("models:/rg@champion", tmp_path / "dl-untagged-alias")
 
 
 def test_resume_refuses_a_model_whose_fingerprint_changed(tiny: tuple[Path, Path, Any], tmp_path: Path) -> None:

@@ -187,11 +187,12 @@ def test_cli_end_to_end_on_a_local_sqlite_store(train_platform: Path, tmp_path: 
     )
     assert r.exit_code == 0, r.output
     assert out.exists()
-    scores = pd.read_parquet(out, columns=["model_uri", "model_version", "scored_at"])
+    scores = pd.read_parquet(out, columns=["model_uri", "model_version", "as_of", "scored_at"])
     # Scored through an alias, the rows name the version it pointed at: the alias may move.
     assert set(scores["model_uri"]) == {"models:/demo/1"} and set(scores["model_version"]) == {"1"}
     drift = json.loads((tmp_path / "scores.drift.json").read_text())
     assert {pd.Timestamp(drift["scored_at"])} == set(scores["scored_at"])
+    assert {pd.Timestamp(drift["as_of"])} == set(scores["as_of"])
     r = runner.invoke(
         app,
         [
