@@ -263,10 +263,10 @@ def _score_locked(
         for name in names:
             table = pq.read_table(parts / name)
             writer.write_table(table)
-            frame = table.select(["risk", "action"]).to_pandas()
-            for action, n in frame["action"].value_counts().items():
-                summary["actions"][action] = summary["actions"].get(action, 0) + int(n)
-            add_action_counts(by_risk, frame)
+            add_action_counts(by_risk, table.select(["risk", "action"]).to_pandas())
+    for counts in by_risk.values():
+        for action, n in counts.items():
+            summary["actions"][action] = summary["actions"].get(action, 0) + n
     summary["actions_by_risk"] = by_risk
     summary["rates"] = action_rates(predictor.policy, by_risk, total)
     summary["as_of"] = as_of.isoformat()
@@ -274,14 +274,17 @@ def _score_locked(
     # The drift file goes first, stamped with the run: killed between the two renames, a
     # run leaves its parts folder (``--resume`` finishes it), never scores without drift.
     # Stamped as the scores' columns read (UTC; the manifest keeps scored_at naive).
-    utc = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    as_of_utc = pd.Timestamp(as_of)
-    as_of_utc = as_of_utc.tz_localize("UTC") if as_of_utc.tzinfo is None else as_of_utc.tz_convert("UTC")
-    summary["drift"] = {"scored_at": utc.isoformat(), "as_of": as_of_utc.isoformat(), **drift.report()}
+    summary["drift"] = {"scored_at": _utc_text(stamp), "as_of": _utc_text(as_of), **drift.report()}
     summary["drift_file"] = str(write_text_atomic(drift_path(out), json.dumps(summary["drift"], indent=2)))
     tmp_out.replace(out)
     shutil.rmtree(parts)
     return summary
+
+
+def _utc_text(t: datetime | pd.Timestamp) -> str:
+    """``t`` in ISO form with its UTC offset (a naive time is UTC, as everywhere in reviewguard)."""
+    ts = pd.Timestamp(t)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).isoformat()
 
 
 def add_action_counts(by_risk: dict[str, dict[str, int]], frame: pd.DataFrame) -> None:

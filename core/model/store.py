@@ -111,12 +111,10 @@ def download_bundle(model_uri: str, dest: str | Path | None = None) -> tuple[Bun
     require_existing_store(reading=model_uri)
     client = connect_tracking()
     if model_uri.startswith("models:/"):
-        meta["model_version"] = _resolve_version(client, model_uri)
-        if "@" in model_uri:
-            # An alias moves (promote): the stamp and the download name the version it
-            # points at now, so a case built from these scores reloads this model, and an
-            # alias moved between resolving and downloading cannot mix two versions.
-            meta["model_uri"] = f"models:/{model_uri.removeprefix('models:/').split('@', 1)[0]}/{meta['model_version']}"
+        # An alias moves (promote): the stamp and the download name the version it points at
+        # now, so a case built from these scores reloads this model, and an alias moved between
+        # resolving and downloading cannot mix two versions.
+        meta["model_version"], meta["model_uri"] = _resolve_version(client, model_uri)
     pinned = meta["model_uri"]
     named = model_uri if pinned == model_uri else f"{model_uri} ({pinned})"
     expected = registered_fingerprint(client, pinned, meta["model_version"], named=named)
@@ -157,13 +155,14 @@ def load_predictor(model_uri: str) -> Predictor:
 def registered_fingerprint(client: MlflowClient, uri: str, version: str, *, named: str = "") -> str | None:
     """The ``model_fingerprint`` tag the registry holds for ``uri`` (what the downloaded bundle must match).
 
-    A registry version (``models:/NAME/VERSION``, ``models:/NAME@alias``) must carry it: reviewguard
-    tags every version it registers, so a version without it was put there by other means and is
-    refused. A logged model (``models:/m-...``) or a run (``runs:/...``) is checked when it has the tag.
+    A registry version (``models:/NAME/VERSION``; an alias is pinned to its version before, see
+    ``_resolve_version``) must carry it: reviewguard tags every version it registers, so a version
+    without it was put there by other means and is refused. A logged model (``models:/m-...``) or a
+    run (``runs:/...``) is checked when it has the tag. ``named`` is how errors name the model.
     """
     ref = uri.removeprefix("models:/")
     if uri.startswith("models:/") and version:
-        name = ref.split("@", 1)[0] if "@" in ref else ref.rsplit("/", 1)[0]
+        name = ref.rsplit("/", 1)[0]
         tag = client.get_model_version(name, version).tags.get("model_fingerprint")
         if not tag:
             raise ModelLoadError(
@@ -182,19 +181,21 @@ def registered_fingerprint(client: MlflowClient, uri: str, version: str, *, name
     return None
 
 
-def _resolve_version(client: MlflowClient, uri: str) -> str:
-    """The registry version a ``models:/`` URI names ("" for a logged model's own id, ``models:/m-...``)."""
+def _resolve_version(client: MlflowClient, uri: str) -> tuple[str, str]:
+    """The registry version a ``models:/`` URI names ("" for a logged model's own id, ``models:/m-...``),
+    and a URI that names that version (an alias pinned: ``models:/NAME/VERSION``; any other as given)."""
     ref = uri.removeprefix("models:/")
     if "/" not in ref and "@" not in ref:
-        return ""
+        return "", uri
     try:
         if "@" in ref:
             name, alias = ref.split("@", 1)
-            return str(client.get_model_version_by_alias(name, alias).version)
+            version = str(client.get_model_version_by_alias(name, alias).version)
+            return version, f"models:/{name}/{version}"
         name, version = ref.rsplit("/", 1)
         if version.isdigit():
             client.get_model_version(name, version)
-            return version
+            return version, uri
         raise ModelLoadError(f"{uri}: use models:/NAME/VERSION or models:/NAME@alias")
     except ModelLoadError:
         raise
